@@ -1,0 +1,153 @@
+"""De-identify a corpus of records into a directory, resumably.
+
+Output layout (all paths under `output_dir`):
+- `records.jsonl`: the de-identified records; the patient id is replaced by its keyed pseudonym
+  and `meta` is dropped because its free-form fields may hold identifiers.
+- `trace.jsonl`: per record, the span decisions (type, recognizer, score, offsets), no text.
+- `vault.sqlite`: the encrypted surrogate-to-original mappings, keyed by record pseudonym.
+- `report.json`: counts per entity type, records processed and durations. No text.
+
+Records are appended one at a time, so a run that is interrupted resumes after the last record
+written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from deidentify.deidentifier import Deidentifier
+from deidentify.vault import Vault
+from medsum.records import Record
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "report.json"
+
+
+def _done_ids(path: Path) -> set[str]:
+    if not path.exists():
+        return set()
+    done = set()
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                done.add(json.loads(line)["source_hash"])
+            except (json.JSONDecodeError, KeyError):
+                break  # a torn last line from an interrupted run; it is rewritten below
+    return done
+
+
+def _truncate_torn_tail(path: Path) -> None:
+    if not path.exists():
+        return
+    lines = path.read_bytes().splitlines(keepends=True)
+    if lines and not lines[-1].endswith(b"\n"):
+        path.write_bytes(b"".join(lines[:-1]))
+
+
+def record_key(deid: Deidentifier, record: Record) -> str:
+    """Keyed pseudonym of a record id, used to name vault entries and resume state."""
+    return deid.surrogates.record_key(record.id)
+
+
+def deidentify_corpus(
+    records: list[Record],
+    output_dir: Path,
+    deid: Deidentifier,
+    *,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """De-identify `records` into `output_dir`; returns the report (counts, durations)."""
+    started = time.perf_counter()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    records_path = output_dir / "records.jsonl"
+    trace_path = output_dir / "trace.jsonl"
+    for path in (records_path, trace_path):
+        _truncate_torn_tail(path)
+    done = _done_ids(records_path)
+    vault = Vault(output_dir / "vault.sqlite", deid.keys)
+    counts: Counter[str] = Counter()
+    previous = output_dir / MANIFEST_NAME
+    if previous.exists() and done:
+        counts.update(json.loads(previous.read_text()).get("entity_counts", {}))
+    pending = [r for r in records if record_key(deid, r) not in done]
+    logger.info(
+        "de-identifying %d records (%d already done, resuming)",
+        len(pending),
+        len(records) - len(pending),
+    )
+    with (
+        records_path.open("a", encoding="utf-8") as records_out,
+        trace_path.open("a", encoding="utf-8") as trace_out,
+    ):
+        for record in tqdm(pending, desc="deidentify", unit="rec", disable=not progress):
+            key = record_key(deid, record)
+            text_result = deid.deidentify(record.text, record.patient_id)
+            mapping = dict(text_result.mapping)
+            summary = None
+            summary_spans: list[dict[str, Any]] = []
+            if record.summary:
+                summary_result = deid.deidentify(record.summary, record.patient_id)
+                summary = summary_result.text
+                mapping.update(summary_result.mapping)
+                summary_spans = [span.to_json() for span in summary_result.spans]
+                counts.update(summary_result.counts)
+            counts.update(text_result.counts)
+            vault.put(key, mapping)
+            output = Record(
+                id=record.id,
+                text=text_result.text,
+                patient_id=text_result.patient,
+                summary=summary,
+                task=record.task,
+                section=record.section,
+            ).to_json()
+            output["source_hash"] = key
+            trace_out.write(
+                json.dumps(
+                    {
+                        "record": key,
+                        "text_spans": [span.to_json() for span in text_result.spans],
+                        "summary_spans": summary_spans,
+                    }
+                )
+                + "\n"
+            )
+            records_out.write(json.dumps(output, ensure_ascii=False) + "\n")
+            records_out.flush()
+            trace_out.flush()
+    vault.close()
+
+    report = {
+        "records": len(records),
+        "processed_this_run": len(pending),
+        "entity_counts": dict(sorted(counts.items())),
+        "threshold": deid.threshold,
+        "entities": deid.entities,
+        "duration_s": round(time.perf_counter() - started, 2),
+    }
+    (output_dir / MANIFEST_NAME).write_text(json.dumps(report, indent=2))
+    logger.info("de-identification finished: %s", json.dumps(report["entity_counts"]))
+    return report
+
+
+def load_deidentified(output_dir: Path) -> list[Record]:
+    """Read the de-identified records of a corpus directory, in the order they were written."""
+    path = output_dir / "records.jsonl"
+    if not (output_dir / MANIFEST_NAME).exists():
+        raise FileNotFoundError(
+            f"{output_dir} has no de-identification report; run `medsum deidentify` first"
+        )
+    records = []
+    for line in path.open(encoding="utf-8"):
+        row = json.loads(line)
+        row.pop("source_hash", None)
+        records.append(Record.from_json(row))
+    return records

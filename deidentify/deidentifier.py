@@ -1,0 +1,165 @@
+"""Detect PHI in text and replace it with surrogates, keeping a decision trace without text."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
+
+from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
+from deidentify.surrogates import NAME_TOKEN, TITLES, SurrogateGenerator
+from medsum.keys import KeyStore
+
+# Recall first: a missed identifier is a privacy incident, an extra redaction costs a few words.
+DEFAULT_THRESHOLD = 0.4
+
+# Words the small spaCy model tags as names or places in clinical text, which are not PHI.
+ALLOW_TERMS = {
+    "doctor", "patient", "guest_family", "guest_clinician", "nurse", "md", "np", "pa",
+    "tylenol", "advil", "motrin", "aleve", "lasix", "coumadin", "zoloft", "prozac", "xanax",
+    "parkinson", "alzheimer", "crohn", "hodgkin", "graves", "hashimoto", "bell", "cushing",
+    "addison", "tourette", "raynaud", "sjogren", "down", "babinski", "foley", "swan-ganz",
+    "ct", "mri", "ekg", "ecg", "cbc", "bmp", "copd", "chf", "cabg", "icu", "er", "ed",
+    "ok", "okay", "hi", "hello", "yes", "no", "um", "uh", "mm-hmm",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Span:
+    """One detection decision: where, what type, which recognizer, how sure. Never the text."""
+
+    start: int
+    end: int
+    entity_type: str
+    score: float
+    recognizer: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "entity_type": self.entity_type,
+            "score": round(self.score, 3),
+            "recognizer": self.recognizer,
+        }
+
+
+@dataclass
+class DeidResult:
+    """De-identified text, the spans replaced and the surrogate-to-original mapping."""
+
+    text: str
+    spans: list[Span]
+    mapping: dict[str, str] = field(repr=False)
+    patient: str
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(span.entity_type for span in self.spans))
+
+
+def _resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Keep a non-overlapping set, preferring the higher score and then the longer span."""
+    ordered = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start))
+    kept: list[RecognizerResult] = []
+    for candidate in ordered:
+        if all(candidate.end <= other.start or candidate.start >= other.end for other in kept):
+            kept.append(candidate)
+    return sorted(kept, key=lambda r: r.start)
+
+
+def _is_allowed(entity_type: str, fragment: str) -> bool:
+    if entity_type not in ("PERSON", "LOCATION"):
+        return False
+    tokens = [t.lower() for t in NAME_TOKEN.findall(fragment)]
+    return not tokens or all(t in ALLOW_TERMS or t in TITLES for t in tokens)
+
+
+class Deidentifier:
+    """Presidio detection plus keyed, per-patient surrogates."""
+
+    def __init__(
+        self,
+        analyzer: AnalyzerEngine,
+        keys: KeyStore,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        entities: list[str] | None = None,
+    ) -> None:
+        self.analyzer = analyzer
+        self.keys = keys
+        self.threshold = threshold
+        self.entities = entities or list(ENTITIES)
+        self.surrogates = SurrogateGenerator(keys.hmac_key)
+
+    @classmethod
+    def create(
+        cls, keys: KeyStore | None = None, *, spacy_model: str = DEFAULT_SPACY_MODEL, **options: Any
+    ) -> Deidentifier:
+        return cls(build_analyzer(spacy_model), keys or KeyStore.open(), **options)
+
+    def pseudonym(self, patient_id: str | None) -> str:
+        return self.surrogates.pseudonym(patient_id or "")
+
+    def detect(self, text: str) -> list[Span]:
+        """Return the PHI spans in `text` above the threshold, overlaps resolved."""
+        results = self.analyzer.analyze(
+            text=text, language="en", entities=self.entities, score_threshold=self.threshold
+        )
+        spans = []
+        for result in _resolve_overlaps(results):
+            if _is_allowed(result.entity_type, text[result.start : result.end]):
+                continue
+            metadata = result.recognition_metadata or {}
+            spans.append(
+                Span(
+                    start=result.start,
+                    end=result.end,
+                    entity_type=result.entity_type,
+                    score=float(result.score),
+                    recognizer=str(metadata.get("recognizer_name", "unknown")),
+                )
+            )
+        return spans
+
+    def deidentify(self, text: str, patient_id: str | None = None) -> DeidResult:
+        """Replace every detected span with its surrogate for this patient."""
+        patient = self.pseudonym(patient_id)
+        spans = self.detect(text)
+        pieces: list[str] = []
+        mapping: dict[str, str] = {}
+        cursor = 0
+        for span in spans:
+            original = text[span.start : span.end]
+            replacement = self.surrogates.surrogate(span.entity_type, original, patient)
+            pieces.append(text[cursor : span.start])
+            pieces.append(replacement)
+            cursor = span.end
+            if replacement != original and not replacement.startswith("["):
+                mapping[replacement] = original
+                if span.entity_type == "PERSON":
+                    self._map_name_tokens(original, replacement, mapping)
+        pieces.append(text[cursor:])
+        return DeidResult(text="".join(pieces), spans=spans, mapping=mapping, patient=patient)
+
+    @staticmethod
+    def _map_name_tokens(original: str, replacement: str, mapping: dict[str, str]) -> None:
+        originals = NAME_TOKEN.findall(original)
+        replacements = NAME_TOKEN.findall(replacement)
+        if len(originals) != len(replacements):
+            return
+        for source, surrogate in zip(originals, replacements, strict=True):
+            if source != surrogate and len(surrogate) > 1:
+                mapping.setdefault(surrogate, source)
+
+
+def reidentify(text: str, mapping: dict[str, str]) -> str:
+    """Put the originals back in place of their surrogates, longest surrogate first."""
+    if not mapping:
+        return text
+    ordered = sorted(mapping, key=len, reverse=True)
+    pattern = re.compile("|".join(rf"(?<!\w){re.escape(s)}(?!\w)" for s in ordered))
+    return pattern.sub(lambda match: mapping[match.group(0)], text)

@@ -1,0 +1,3 @@
+from medsum.cli import main
+
+raise SystemExit(main())

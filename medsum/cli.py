@@ -1,0 +1,214 @@
+"""The `medsum` command line: one subcommand per pipeline stage plus service administration."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("medsum")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Third-party libraries log at INFO about downloads and weights; keep them quiet.
+    for name in ("presidio-analyzer", "httpx", "transformers", "peft"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _config_from(args: argparse.Namespace) -> Any:
+    from medsum.config import load_config
+
+    config = load_config(Path(args.config) if args.config else None)
+    if getattr(args, "run_dir", None):
+        config.run_dir = args.run_dir
+    return config
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from medsum.pipeline import run_pipeline
+
+    config = _config_from(args)
+    manifest = run_pipeline(config, Path(args.config) if args.config else None)
+    print(json.dumps(manifest["stages"], indent=2))
+    evaluation = Path(config.run_dir) / "evaluate" / "report.md"
+    if evaluation.exists():
+        print(evaluation.read_text())
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from medsum.stages import run_stage
+
+    result = run_stage(args.command, _config_from(args))
+    summary = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_deidentify(args: argparse.Namespace) -> int:
+    if args.input is None:
+        return cmd_stage(args)
+    from deidentify import Deidentifier
+    from deidentify.corpus import deidentify_corpus
+    from medsum.records import load_records
+
+    if args.output is None:
+        raise SystemExit("medsum deidentify: --output is required with --input")
+    records = load_records(args.format, Path(args.input))
+    report = deidentify_corpus(records, Path(args.output), Deidentifier.create())
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from medsum.api import ServiceSettings, create_app
+
+    settings = ServiceSettings(
+        database_url=args.database,
+        adapters=[Path(a) for a in args.adapter],
+        base_model=args.base_model,
+        max_new_tokens=args.max_new_tokens,
+    )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from medsum.auth import ROLES, TokenStore
+    from medsum.storage import open_database
+
+    store = TokenStore(open_database(args.database))
+    if args.action == "create":
+        if args.role not in ROLES:
+            raise SystemExit(f"unknown role {args.role!r}; expected one of {sorted(ROLES)}")
+        token = store.create(args.name, args.role)
+        print(token)  # shown once; only its hash is stored
+    elif args.action == "list":
+        for row in store.list():
+            print(json.dumps(row))
+    elif args.action == "revoke" and not store.revoke(args.name):
+        raise SystemExit(f"no active token named {args.name!r}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from medsum.audit import AuditLog
+    from medsum.storage import open_database
+
+    log = AuditLog(open_database(args.database))
+    if args.action == "verify":
+        problems = log.verify()
+        print(json.dumps({"valid": not problems, "problems": problems}, indent=2))
+        return 1 if problems else 0
+    for record in log.query(limit=args.limit):
+        print(json.dumps(record))
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from medsum.keys import KeyStore
+
+    store = KeyStore.open()
+    if args.action == "rotate":
+        print(json.dumps({"current": store.rotate(), "directory": str(store.directory)}))
+    else:
+        print(json.dumps({"current": store.current_id, "directory": str(store.directory)}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medsum", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", help="pipeline YAML file (default: embedded synthetic corpus)")
+        sub.add_argument("--run-dir", help="override the run directory named in the config")
+
+    pipeline = commands.add_parser("pipeline", help="run every stage in order")
+    with_config(pipeline)
+    pipeline.set_defaults(handler=cmd_pipeline)
+
+    deid = commands.add_parser(
+        "deidentify",
+        help="de-identify the configured splits, or one input file with --input",
+    )
+    with_config(deid)
+    deid.add_argument("--input", help="a single input file to de-identify instead of the config")
+    deid.add_argument(
+        "--format",
+        default="jsonl",
+        choices=["csv", "jsonl", "mts-dialog", "aci-bench"],
+        help="layout of --input (csv/jsonl use columns id, text, summary, patient_id)",
+    )
+    deid.add_argument("--output", help="output directory for --input")
+    deid.set_defaults(handler=cmd_deidentify)
+
+    for name, text in (
+        ("pretrain", "domain-adaptive pretraining (LoRA, causal LM) on de-identified text"),
+        ("finetune", "instruction finetuning (LoRA, loss on the summary only)"),
+        ("evaluate", "generate on the held-out split and score ROUGE, base vs finetuned"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        with_config(sub)
+        sub.set_defaults(handler=cmd_stage)
+
+    serve = commands.add_parser("serve", help="serve the summarization HTTP API")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    serve.add_argument("--database", default="sqlite:///medsum.db", help="SQLAlchemy database URL")
+    serve.add_argument(
+        "--adapter", action="append", default=[],
+        help="adapter folder; repeat to stack (earlier ones are merged into the base)",
+    )  # fmt: skip
+    serve.add_argument(
+        "--base-model", default="smollm2-135m-instruct", help="base model name or folder"
+    )
+    serve.add_argument(
+        "--max-new-tokens", type=int, default=200, help="generation limit per summary"
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    tokens = commands.add_parser("tokens", help="create, list or revoke API tokens")
+    tokens.add_argument("action", choices=["create", "list", "revoke"])
+    tokens.add_argument("--name", help="token name (create, revoke)")
+    tokens.add_argument("--role", default="clinician", help="clinician, integration or auditor")
+    tokens.add_argument("--database", default="sqlite:///medsum.db", help="SQLAlchemy database URL")
+    tokens.set_defaults(handler=cmd_tokens)
+
+    audit = commands.add_parser("audit", help="list or verify the audit log")
+    audit.add_argument("action", choices=["list", "verify"])
+    audit.add_argument("--limit", type=int, default=100, help="records to list (newest first)")
+    audit.add_argument("--database", default="sqlite:///medsum.db", help="SQLAlchemy database URL")
+    audit.set_defaults(handler=cmd_audit)
+
+    keys = commands.add_parser("keys", help="show or rotate the vault encryption key")
+    keys.add_argument("action", choices=["show", "rotate"])
+    keys.set_defaults(handler=cmd_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    if args.command == "tokens" and args.action in ("create", "revoke") and not args.name:
+        raise SystemExit(f"medsum tokens {args.action}: --name is required")
+    try:
+        return int(args.handler(args))
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        # Messages of medsum's own errors never contain note text; print them without a trace.
+        logger.error("%s failed: %s", args.command, exc)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

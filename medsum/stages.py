@@ -1,0 +1,168 @@
+"""Each pipeline stage as a function of the configuration; the CLI and the pipeline call these.
+
+All outputs of a run go under `config.run_dir`:
+    deid/train, deid/eval   de-identified records, traces, vaults, reports
+    pretrain/               domain adapter, perplexity before and after
+    finetune/               summarization adapter
+    evaluate/               predictions, metrics.json, report.md
+A stage whose `metrics.json` (or de-identification report) exists is skipped, so rerunning the
+pipeline resumes after the last finished stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from medsum.config import DataSpec, PipelineConfig
+from medsum.keys import KeyStore
+from medsum.records import Record, load_records
+
+logger = logging.getLogger(__name__)
+
+
+def run_dir(config: PipelineConfig) -> Path:
+    return Path(config.run_dir)
+
+
+def load_split(spec: DataSpec, seed: int) -> list[Record]:
+    records = load_records(
+        spec.source,
+        spec.resolved_path(),
+        mapping=spec.mapping(),
+        seed=seed,
+        synthetic_count=spec.synthetic_count,
+    )
+    end = None if spec.limit is None else spec.offset + spec.limit
+    return records[spec.offset : end]
+
+
+def input_fingerprint(spec: DataSpec, records: list[Record]) -> dict[str, Any]:
+    """Hash of the input file (or of the generated corpus), for the manifest."""
+    path = spec.resolved_path()
+    if path is not None and path.is_file():
+        from medsum.records import sha256_file
+
+        return {"path": str(path), "sha256": sha256_file(path), "rows_used": len(records)}
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(json.dumps(record.to_json(), sort_keys=True).encode())
+    return {"source": spec.source, "sha256": digest.hexdigest(), "rows_used": len(records)}
+
+
+def stage_deidentify(config: PipelineConfig) -> dict[str, Any]:
+    from deidentify import Deidentifier
+    from deidentify.corpus import deidentify_corpus
+
+    keys = KeyStore.open()
+    keys.ensure_outside(run_dir(config))
+    deid = Deidentifier.create(keys, **config.deidentify)
+    reports = {}
+    for split, spec, seed in (
+        ("train", config.train_data, config.seed),
+        ("eval", config.eval_data, config.seed + 1),
+    ):
+        records = load_split(spec, seed)
+        report = deidentify_corpus(records, run_dir(config) / "deid" / split, deid)
+        report["input"] = input_fingerprint(spec, records)
+        (run_dir(config) / "deid" / split / "report.json").write_text(json.dumps(report, indent=2))
+        reports[split] = report
+    return reports
+
+
+def stage_pretrain(config: PipelineConfig) -> dict[str, Any]:
+    from deidentify.corpus import load_deidentified
+    from train import TrainConfig, run_pretrain
+
+    records = load_deidentified(run_dir(config) / "deid" / "train")
+    options = {"seed": config.seed, "max_seq_len": 256, **config.pretrain}
+    return run_pretrain(
+        records, run_dir(config) / "pretrain", TrainConfig.from_dict(options), config.base_model
+    )
+
+
+def stage_finetune(config: PipelineConfig) -> dict[str, Any]:
+    from deidentify.corpus import load_deidentified
+    from train import TrainConfig, run_finetune
+
+    records = load_deidentified(run_dir(config) / "deid" / "train")
+    options = {"seed": config.seed, "max_seq_len": 1024, **config.finetune}
+    pretrain_adapter = run_dir(config) / "pretrain" / "adapter"
+    return run_finetune(
+        records,
+        run_dir(config) / "finetune",
+        TrainConfig.from_dict(options),
+        config.base_model,
+        pretrain_adapter=pretrain_adapter if config.pretrain_enabled else None,
+    )
+
+
+def stage_evaluate(config: PipelineConfig) -> dict[str, Any]:
+    from deidentify import Vault, reidentify
+    from deidentify.corpus import load_deidentified
+    from deidentify.surrogates import SurrogateGenerator
+    from eval.evaluate import evaluate_variants
+    from medsum.generation import GenerationSettings
+
+    deid_dir = run_dir(config) / "deid" / "eval"
+    sources = load_deidentified(deid_dir)
+    originals = {r.id: r for r in load_split(config.eval_data, config.seed + 1)}
+    references = [originals[r.id].summary or "" for r in sources]
+
+    keys = KeyStore.open()
+    vault = Vault(deid_dir / "vault.sqlite", keys)
+    keyed = SurrogateGenerator(keys.hmac_key)
+    mappings = [vault.get(keyed.record_key(r.id)) for r in sources]
+    vault.close()
+
+    def restore(index: int, text: str) -> str:
+        return reidentify(text, mappings[index])
+
+    options = dict(config.evaluate)
+    max_source_tokens = int(options.pop("max_source_tokens", 512))
+    generation = GenerationSettings(**options)
+    finetuned = [run_dir(config) / "finetune" / "adapter"]
+    if config.pretrain_enabled:
+        finetuned.insert(0, run_dir(config) / "pretrain" / "adapter")
+    return evaluate_variants(
+        sources,
+        references,
+        {"base_zero_shot": [], "finetuned": finetuned},
+        run_dir(config) / "evaluate",
+        base_model=config.base_model,
+        generation=generation,
+        max_source_tokens=max_source_tokens,
+        restore=restore,
+    )
+
+
+STAGES = {
+    "deidentify": (stage_deidentify, "deid/train/report.json"),
+    "pretrain": (stage_pretrain, "pretrain/metrics.json"),
+    "finetune": (stage_finetune, "finetune/metrics.json"),
+    "evaluate": (stage_evaluate, "evaluate/metrics.json"),
+}
+
+
+def run_stage(name: str, config: PipelineConfig) -> dict[str, Any]:
+    function, _ = STAGES[name]
+    started = time.perf_counter()
+    logger.info("stage %s started", name)
+    result = function(config)
+    duration = time.perf_counter() - started
+    # ru_maxrss is in KiB on Linux; each stage runs in its own process, so this is its own peak.
+    figures = {
+        "stage_duration_s": round(duration, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    (run_dir(config) / "stages").mkdir(parents=True, exist_ok=True)
+    (run_dir(config) / "stages" / f"{name}.json").write_text(json.dumps(figures))
+    logger.info(
+        "stage %s finished in %.1fs, peak RSS %.0f MiB", name, duration, figures["peak_rss_mb"]
+    )
+    return result
