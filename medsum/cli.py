@@ -18,8 +18,10 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Third-party libraries log at INFO about downloads and weights; keep them quiet.
-    for name in ("presidio-analyzer", "httpx", "transformers", "peft"):
+    for name in ("httpx", "transformers", "peft"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Presidio warns once per document about spaCy labels it does not map (PERCENT, ORDINAL...).
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
 
 
 def _config_from(args: argparse.Namespace) -> Any:

@@ -2,6 +2,26 @@
 
 from deidentify.recognizers.age import ClinicalAgeRecognizer
 from deidentify.recognizers.date import ClinicalDateRecognizer
+from deidentify.recognizers.location import ResidenceLocationRecognizer
 from deidentify.recognizers.mrn import MedicalRecordNumberRecognizer
+from deidentify.recognizers.name import TitledNameRecognizer
+from deidentify.recognizers.phone import ShapePhoneRecognizer
 
-__all__ = ["ClinicalAgeRecognizer", "ClinicalDateRecognizer", "MedicalRecordNumberRecognizer"]
+ALL_RECOGNIZERS = (
+    ClinicalAgeRecognizer,
+    ClinicalDateRecognizer,
+    MedicalRecordNumberRecognizer,
+    ResidenceLocationRecognizer,
+    ShapePhoneRecognizer,
+    TitledNameRecognizer,
+)
+
+__all__ = [
+    "ALL_RECOGNIZERS",
+    "ClinicalAgeRecognizer",
+    "ClinicalDateRecognizer",
+    "MedicalRecordNumberRecognizer",
+    "ResidenceLocationRecognizer",
+    "ShapePhoneRecognizer",
+    "TitledNameRecognizer",
+]

@@ -1,0 +1,355 @@
+"""The summarization HTTP API.
+
+Request path: bearer-token auth -> de-identify -> generate -> re-identify (only for roles allowed
+to see PHI) -> audit -> response. Every request that reaches a route, allowed or denied, writes
+one audit record. Error responses describe what was wrong with the request and never echo its
+content.
+
+Routes:
+    POST /v1/summaries   summarize a text (roles with `summarize`)
+    GET  /v1/audit       list audit records (role `auditor`)
+    GET  /v1/audit/verify  check the audit hash chain (role `auditor`)
+    GET  /healthz        liveness and loaded model
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from medsum.audit import AuditLog, sha256_text
+from medsum.auth import Principal, TokenStore
+from medsum.models import DEFAULT_BASE_MODEL
+from medsum.storage import open_database
+
+logger = logging.getLogger("medsum.api")
+
+MAX_BODY_BYTES = 1_000_000
+MAX_TEXT_CHARS = 100_000
+
+
+@dataclass
+class ServiceSettings:
+    """What the service loads at start-up."""
+
+    database_url: str = "sqlite:///medsum.db"
+    adapters: list[Path] = field(default_factory=list)
+    base_model: str = DEFAULT_BASE_MODEL
+    max_new_tokens: int = 200
+    max_source_tokens: int = 512
+
+
+class SummaryRequest(BaseModel):
+    """A text to summarize. Unknown fields are rejected so a typo is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="Note or dialogue text")
+    patient_id: str | None = Field(
+        default=None, max_length=256, description="Keeps surrogates consistent per patient"
+    )
+    task: Literal["section", "note", "summary"] = "summary"
+    section: str | None = Field(
+        default=None, max_length=32, description="MTS-Dialog section code for task=section"
+    )
+
+
+class SummaryResponse(BaseModel):
+    request_id: str
+    summary: str
+    deidentified: bool = Field(description="True when the summary still holds surrogates")
+    model_id: str
+    adapter_id: str | None
+    phi_entities: dict[str, int] = Field(description="Counts of PHI spans replaced, by type")
+
+
+class Summarizer:
+    """The loaded model, tokenizer and de-identifier; one generation at a time."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        model: Any = None,
+        tokenizer: Any = None,
+        deidentifier: Any = None,
+    ) -> None:
+        """Load what `settings` names; `model`, `tokenizer` and `deidentifier` override that."""
+        from deidentify import Deidentifier
+        from medsum.models import load_model, load_tokenizer
+
+        self.settings = settings
+        self.tokenizer = tokenizer or load_tokenizer(settings.base_model)
+        self.model = model or load_model(settings.base_model, adapters=settings.adapters)
+        self.deidentifier = deidentifier or Deidentifier.create()
+        self.model_id = settings.base_model
+        names = [a.parent.name if a.name == "adapter" else a.name for a in settings.adapters]
+        self.adapter_id = "+".join(names) or None
+        self._lock = asyncio.Lock()
+
+    def _summarize(
+        self, request: SummaryRequest, reveal_phi: bool
+    ) -> tuple[str, dict[str, int], bool]:
+        from deidentify import reidentify
+        from medsum.generation import GenerationSettings, generate
+        from medsum.prompts import build_prompt
+
+        result = self.deidentifier.deidentify(request.text, request.patient_id)
+        prompt = build_prompt(
+            self.tokenizer,
+            request.task,
+            result.text,
+            request.section,
+            self.settings.max_source_tokens,
+        )
+        settings = GenerationSettings(max_new_tokens=self.settings.max_new_tokens, batch_size=1)
+        outputs, _ = generate(self.model, self.tokenizer, [prompt], settings)
+        summary = outputs[0]
+        if reveal_phi:
+            summary = reidentify(summary, result.mapping)
+        return summary, result.counts, not reveal_phi
+
+    async def summarize(
+        self, request: SummaryRequest, reveal_phi: bool
+    ) -> tuple[str, dict[str, int], bool]:
+        async with self._lock:
+            return await asyncio.to_thread(self._summarize, request, reveal_phi)
+
+
+def _problem(status: int, message: str, request_id: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"detail": message, "request_id": request_id},
+        headers={"X-Request-ID": request_id},
+    )
+
+
+def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) -> FastAPI:
+    """Assemble the app: database, token store, audit log and the loaded model."""
+    engine = open_database(settings.database_url)
+    tokens = TokenStore(engine)
+    audit = AuditLog(engine)
+    loaded = summarizer or Summarizer(settings)
+    app = FastAPI(title="medsum", version="0.1.0", summary="Audited clinical summarization")
+    bearer = HTTPBearer(auto_error=False)
+
+    def request_id_of(request: Request) -> str:
+        return str(request.state.request_id)
+
+    @app.middleware("http")
+    async def limit_and_tag(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request.state.request_id = str(uuid.uuid4())
+        started = time.perf_counter()
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+            audit.append(
+                request_id=request.state.request_id,
+                principal="unauthenticated",
+                role=None,
+                action=request.url.path,
+                outcome="rejected_too_large",
+                status_code=413,
+            )
+            return _problem(
+                413,
+                f"request body exceeds {MAX_BODY_BYTES} bytes; split the text into smaller notes",
+                request.state.request_id,
+            )
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        # Paths, methods, status and timing only: never bodies or query values.
+        logger.info(
+            "request %s %s %s -> %d in %.0f ms",
+            request.state.request_id,
+            request.method,
+            request.url.path,
+            response.status_code,
+            1000 * (time.perf_counter() - started),
+        )
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's default handler echoes the rejected input; list locations and reasons only.
+        problems = [
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        principal = getattr(request.state, "principal", None)
+        audit.append(
+            request_id=request_id_of(request),
+            principal=principal.name if principal else "unauthenticated",
+            role=principal.role if principal else None,
+            action=request.url.path,
+            outcome="rejected_invalid",
+            status_code=422,
+        )
+        return _problem(
+            422,
+            "invalid request: " + "; ".join(problems) + ". Send a JSON object with a non-empty "
+            "'text' string and optional 'patient_id', 'task', 'section'.",
+            request_id_of(request),
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        response = _problem(exc.status_code, str(exc.detail), request_id_of(request))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    def require(permission: str) -> Callable[..., Principal]:
+        def dependency(
+            request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        ) -> Principal:
+            action = request.url.path
+            if credentials is None:
+                audit.append(
+                    request_id=request_id_of(request),
+                    principal="unauthenticated",
+                    role=None,
+                    action=action,
+                    outcome="denied_no_token",
+                    status_code=401,
+                )
+                raise HTTPException(
+                    401,
+                    "missing bearer token; send 'Authorization: Bearer <token>'",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            principal = tokens.authenticate(credentials.credentials)
+            if principal is None:
+                audit.append(
+                    request_id=request_id_of(request),
+                    principal="unknown-token",
+                    role=None,
+                    action=action,
+                    outcome="denied_bad_token",
+                    status_code=401,
+                )
+                raise HTTPException(
+                    401,
+                    "invalid or revoked token; create one with `medsum tokens create`",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            if not principal.can(permission):
+                audit.append(
+                    request_id=request_id_of(request),
+                    principal=principal.name,
+                    role=principal.role,
+                    action=action,
+                    outcome="denied_role",
+                    status_code=403,
+                )
+                raise HTTPException(403, f"role {principal.role!r} may not call {action}")
+            request.state.principal = principal
+            return principal
+
+        return dependency
+
+    Summarize = Annotated[Principal, Depends(require("summarize"))]
+    Auditor = Annotated[Principal, Depends(require("audit"))]
+
+    @app.post("/v1/summaries", response_model=SummaryResponse)
+    async def create_summary(
+        body: SummaryRequest, principal: Summarize, request: Request
+    ) -> SummaryResponse:
+        """Summarize a clinical text; PHI is replaced before the model sees it."""
+        request_id = request_id_of(request)
+        try:
+            summary, counts, deidentified = await loaded.summarize(body, principal.can("phi"))
+        except Exception as exc:
+            # The exception type only: messages of third-party code may quote the input.
+            logger.error("request %s: summarization failed (%s)", request_id, type(exc).__name__)
+            audit.append(
+                request_id=request_id,
+                principal=principal.name,
+                role=principal.role,
+                action="summarize",
+                outcome="error",
+                status_code=500,
+                input_sha256=sha256_text(body.text),
+                model_id=loaded.model_id,
+                adapter_id=loaded.adapter_id,
+            )
+            raise HTTPException(
+                500, "summarization failed; the request id is in the audit log"
+            ) from None
+        audit.append(
+            request_id=request_id,
+            principal=principal.name,
+            role=principal.role,
+            action="summarize",
+            outcome="ok",
+            status_code=200,
+            input_sha256=sha256_text(body.text),
+            output_sha256=sha256_text(summary),
+            model_id=loaded.model_id,
+            adapter_id=loaded.adapter_id,
+        )
+        return SummaryResponse(
+            request_id=request_id,
+            summary=summary,
+            deidentified=deidentified,
+            model_id=loaded.model_id,
+            adapter_id=loaded.adapter_id,
+            phi_entities=counts,
+        )
+
+    @app.get("/v1/audit")
+    def list_audit(
+        principal: Auditor,
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        since: datetime | None = None,
+        principal_name: Annotated[str | None, Query(alias="principal")] = None,
+        action: str | None = None,
+    ) -> dict[str, Any]:
+        """List audit records, newest first."""
+        records = audit.query(limit=limit, principal=principal_name, action=action, since=since)
+        audit.append(
+            request_id=request_id_of(request),
+            principal=principal.name,
+            role=principal.role,
+            action="audit.query",
+            outcome="ok",
+            status_code=200,
+        )
+        return {"records": records}
+
+    @app.get("/v1/audit/verify")
+    def verify_audit(principal: Auditor, request: Request) -> dict[str, Any]:
+        """Recompute the audit hash chain and report broken links."""
+        problems = audit.verify()
+        audit.append(
+            request_id=request_id_of(request),
+            principal=principal.name,
+            role=principal.role,
+            action="audit.verify",
+            outcome="ok",
+            status_code=200,
+        )
+        return {"valid": not problems, "problems": problems}
+
+    @app.get("/healthz")
+    def health() -> dict[str, Any]:
+        """Liveness and the loaded model."""
+        return {"status": "ok", "model_id": loaded.model_id, "adapter_id": loaded.adapter_id}
+
+    return app

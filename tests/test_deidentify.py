@@ -1,0 +1,175 @@
+import json
+import logging
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from deidentify import Vault, reidentify
+from deidentify.corpus import deidentify_corpus, load_deidentified
+from deidentify.surrogates import SurrogateGenerator
+from deidentify.vault import VaultError
+from medsum.keys import KeyError_, KeyStore
+from medsum.synthetic import generate_corpus
+
+
+def detected(deidentifier, text: str, entity: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [text[s.start : s.end] for s in deidentifier.detect(text) if s.entity_type == entity]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Chart MRN 4417283 reviewed.", ["MRN 4417283"]),
+        ("medical record number: 00981234", ["medical record number: 00981234"]),
+        ("Potassium 4.2, sodium 139.", []),
+        ("Took 2500 mg today.", []),
+    ],
+    ids=["labelled", "spelled-out", "lab-values", "dose"],
+)
+def test_mrn_recognizer(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "MEDICAL_RECORD_NUMBER") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Admitted 03/14/2021 for chest pain.", ["03/14/2021"]),
+        ("Follow-up on 2021-03-14.", ["2021-03-14"]),
+        ("Last seen March 14th, 2021 in clinic.", ["March 14th, 2021"]),
+        ("Surgery on 4/12 went well.", ["4/12"]),
+        ("Cough for two days and a fever last week.", []),
+        ("Blood pressure 120/80 today.", []),
+        ("Diagnosed in 2019.", []),
+    ],
+    ids=["mdy", "iso", "written", "month-day", "durations", "blood-pressure", "year-only"],
+)
+def test_date_recognizer(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "DATE") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A 76-year-old woman.", ["76"]),
+        ("He is 93 years old.", ["93"]),
+        ("Took 40 mg daily.", []),
+    ],
+    ids=["hyphenated", "years-old", "dose"],
+)
+def test_age_recognizer(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "AGE") == expected
+
+
+def test_ages_over_89_become_90_plus(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    result = deidentifier.deidentify("A 93-year-old man and his 67-year-old wife.", "p1")
+    assert "90+-year-old man" in result.text
+    assert "67-year-old wife" in result.text
+
+
+def test_planted_phi_never_survives(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    for record in generate_corpus(40, seed=11):
+        result = deidentifier.deidentify(record.text, record.patient_id)
+        for value in record.meta["planted_phi"]:
+            assert value not in result.text, f"planted {record.id} value survived"
+
+
+def test_surrogates_consistent_per_patient(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    first = deidentifier.deidentify("Patient John Whitfield was seen.", "patient-a")
+    second = deidentifier.deidentify("Mr. Whitfield returned for follow-up.", "patient-a")
+    other = deidentifier.deidentify("Mr. Whitfield returned for follow-up.", "patient-b")
+    surrogate = first.mapping and [s for s, o in first.mapping.items() if o == "Whitfield"]
+    assert surrogate, "the surname should map to a token surrogate"
+    assert surrogate[0] in second.text
+    assert second.text != other.text
+
+
+def test_date_shift_preserves_intervals() -> None:
+    generator = SurrogateGenerator(b"k" * 32)
+    patient = generator.pseudonym("p1")
+    first = generator.surrogate("DATE", "01/10/2020", patient)
+    second = generator.surrogate("DATE", "02/20/2020", patient)
+    gap = datetime.strptime(second, "%m/%d/%Y") - datetime.strptime(first, "%m/%d/%Y")
+    assert gap.days == 41
+    assert first != "01/10/2020"
+
+
+def test_unparseable_date_is_redacted_not_kept() -> None:
+    generator = SurrogateGenerator(b"k" * 32)
+    assert generator.surrogate("DATE", "the Ides of March", "p") == "[DATE]"
+
+
+def test_unknown_entity_is_redacted() -> None:
+    generator = SurrogateGenerator(b"k" * 32)
+    assert generator.surrogate("IP_ADDRESS", "10.1.2.3", "p") == "[IP]"
+
+
+def test_reidentify_restores_original(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    text = "Dr. Okafor saw Alice Brennan on 03/04/2021, phone (415) 555-0199."
+    result = deidentifier.deidentify(text, "p9")
+    assert "Okafor" not in result.text
+    assert reidentify(result.text, result.mapping) == text
+
+
+def test_trace_has_no_text(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    result = deidentifier.deidentify("Alice Brennan, MRN 5512345.", "p")
+    trace = json.dumps([span.to_json() for span in result.spans])
+    assert "Brennan" not in trace
+    assert "5512345" not in trace
+    assert {"start", "end", "entity_type", "score", "recognizer"} <= set(result.spans[0].to_json())
+
+
+def test_vault_round_trip_and_tamper(tmp_path: Path, key_dir: Path) -> None:
+    keys = KeyStore.open(key_dir)
+    vault = Vault(tmp_path / "vault.sqlite", keys)
+    vault.put("record-1", {"Avery": "Alice"})
+    assert vault.get("record-1") == {"Avery": "Alice"}
+    raw = (tmp_path / "vault.sqlite").read_bytes()
+    assert b"Alice" not in raw
+    vault.close()
+    connection = sqlite3.connect(tmp_path / "vault.sqlite")
+    connection.execute("UPDATE entries SET record = 'record-2' WHERE record = 'record-1'")
+    connection.commit()
+    connection.close()
+    vault = Vault(tmp_path / "vault.sqlite", keys)
+    with pytest.raises(VaultError, match="authentication"):
+        vault.get("record-2")
+
+
+def test_vault_key_rotation(tmp_path: Path) -> None:
+    keys = KeyStore.open(tmp_path / "keys")
+    vault = Vault(tmp_path / "data" / "vault.sqlite", keys)
+    vault.put("r", {"a": "b"})
+    old = keys.current_id
+    new = keys.rotate()
+    assert new != old
+    assert vault.get("r") == {"a": "b"}
+    assert vault.reencrypt_all() == 1
+    assert vault.get("r") == {"a": "b"}
+
+
+def test_vault_rejects_keys_inside_data_dir(tmp_path: Path) -> None:
+    keys = KeyStore.open(tmp_path / "data" / "keys")
+    with pytest.raises(KeyError_, match="outside"):
+        Vault(tmp_path / "data" / "vault.sqlite", keys)
+
+
+def test_corpus_resume_and_no_phi_in_outputs(tmp_path: Path, deidentifier, caplog) -> None:  # type: ignore[no-untyped-def]
+    records = generate_corpus(6, seed=5)
+    output = tmp_path / "deid"
+    caplog.set_level(logging.DEBUG)
+    deidentify_corpus(records[:3], output, deidentifier, progress=False)
+    report = deidentify_corpus(records, output, deidentifier, progress=False)
+    assert report["processed_this_run"] == 3
+    restored = load_deidentified(output)
+    assert [r.id for r in restored] == [r.id for r in records]
+    planted = {value for record in records for value in record.meta["planted_phi"]}
+    written = "".join(p.read_text() for p in output.glob("*.json*")) + caplog.text
+    for value in planted:
+        assert value not in written
+    originals = {record.patient_id for record in records}
+    for record in restored:
+        assert record.patient_id not in originals
+        assert record.patient_id is not None
+        assert len(record.patient_id) == 16
