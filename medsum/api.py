@@ -12,7 +12,6 @@ Routes:
     GET  /healthz        liveness and loaded model
 """
 
-from __future__ import annotations
 
 import asyncio
 import logging

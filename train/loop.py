@@ -173,7 +173,7 @@ def train_loop(
             tensors = collate(schedule[step * config.grad_accum + micro], pad_id)
             loss, _ = supervised_loss(model, tensors, bf16=config.bf16_autocast)
             (loss / config.grad_accum).backward()
-            window_loss += float(loss)
+            window_loss += loss.item()
             window_count += 1
             real_tokens += int(tensors["attention_mask"].sum())
             supervised_tokens += int((tensors["labels"] != IGNORE_INDEX).sum())
