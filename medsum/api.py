@@ -12,7 +12,6 @@ Routes:
     GET  /healthz        liveness and loaded model
 """
 
-
 import asyncio
 import logging
 import time

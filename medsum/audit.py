@@ -30,7 +30,7 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _time_text(value: datetime) -> str:
+def _time_text(value: Any) -> str:
     # SQLite drops the time zone on read; normalize both sides to naive UTC text.
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)

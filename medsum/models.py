@@ -118,7 +118,7 @@ def load_model(
     """
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(resolve_base_model(name), dtype=dtype)
+    model: Any = AutoModelForCausalLM.from_pretrained(resolve_base_model(name), dtype=dtype)
     for index, adapter in enumerate(adapters or []):
         from peft import PeftModel
 

@@ -6,6 +6,8 @@ audit records). No table stores note text.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Column,
     DateTime,
@@ -57,7 +59,7 @@ def open_database(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         # WAL lets readers (audit queries) run while a request writes.
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(connection, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=5000")
