@@ -87,7 +87,9 @@ def deidentify_corpus(
         records_path.open("a", encoding="utf-8") as records_out,
         trace_path.open("a", encoding="utf-8") as trace_out,
     ):
-        for record in tqdm(pending, desc="deidentify", unit="rec", disable=not progress):
+        for record in tqdm(
+            pending, desc="deidentify", unit="rec", disable=not progress, mininterval=5.0
+        ):
             key = record_key(deid, record)
             text_result = deid.deidentify(record.text, record.patient_id)
             mapping = dict(text_result.mapping)

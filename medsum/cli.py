@@ -63,9 +63,28 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
 
     if args.output is None:
         raise SystemExit("medsum deidentify: --output is required with --input")
+    if args.format == "physionet-deid":
+        from deidentify.physionet import deidentify_notes, read_notes
+
+        notes = read_notes(Path(args.input))
+        detections = deidentify_notes(notes, Path(args.output), Deidentifier.create())
+        count = sum(len(spans) for spans in detections.values())
+        print(json.dumps({"notes": len(notes), "detected_spans": count}))
+        return 0
     records = load_records(args.format, Path(args.input))
     report = deidentify_corpus(records, Path(args.output), Deidentifier.create())
     print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_score_deid(args: argparse.Namespace) -> int:
+    from deidentify.physionet import read_spans, read_typed_gold, recall_by_type, score_overlap
+
+    detected = read_spans(Path(args.detections))
+    result: dict[str, Any] = {"overall": score_overlap(read_spans(Path(args.gold)), detected)}
+    if args.phrases:
+        result["recall_by_type"] = recall_by_type(read_typed_gold(Path(args.phrases)), detected)
+    print(json.dumps(result, indent=2))
     return 0
 
 
@@ -149,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     deid.add_argument(
         "--format",
         default="jsonl",
-        choices=["csv", "jsonl", "mts-dialog", "aci-bench"],
-        help="layout of --input (csv/jsonl use columns id, text, summary, patient_id)",
+        choices=["csv", "jsonl", "mts-dialog", "aci-bench", "physionet-deid"],
+        help="layout of --input (csv/jsonl use columns id, text, summary, patient_id; "
+        "physionet-deid reads id.text and writes detections.phi beside the notes)",
     )
     deid.add_argument("--output", help="output directory for --input")
     deid.set_defaults(handler=cmd_deidentify)
@@ -163,6 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         with_config(sub)
         sub.set_defaults(handler=cmd_stage)
+
+    score = commands.add_parser(
+        "score-deid", help="score PhysioNet-layout detections against gold spans (any overlap)"
+    )
+    score.add_argument("--gold", required=True, help="gold span file, e.g. id.deid")
+    score.add_argument(
+        "--detections", required=True, help="detected span file, e.g. detections.phi"
+    )
+    score.add_argument("--phrases", help="id-phi.phrase with gold types, for recall per type")
+    score.set_defaults(handler=cmd_score_deid)
 
     serve = commands.add_parser("serve", help="serve the summarization HTTP API")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")

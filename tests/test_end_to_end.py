@@ -88,7 +88,8 @@ def test_pipeline_then_serve(tmp_path: Path, key_dir: Path) -> None:
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "medsum", "serve", "--port", str(port), "--database", database,
+                sys.executable, "-m", "medsum", "serve", "--port", str(port),
+                "--database", database,
                 "--adapter", str(run_dir / "pretrain" / "adapter"),
                 "--adapter", str(run_dir / "finetune" / "adapter"), "--max-new-tokens", "16",
             ],

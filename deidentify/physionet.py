@@ -1,0 +1,155 @@
+"""The PhysioNet deid benchmark layout: notes in, span files out, and its any-overlap scorer.
+
+Notes (`id.text`): `START_OF_RECORD=<patient>||||<note>||||` + newline + body +
+`||||END_OF_RECORD`, Latin-1. Span files (`id.deid`, `deid-tool-output.phi`): a
+`Patient P<TAB>Note N` line, then one `start<TAB>start<TAB>end` line per span, with 0-based,
+end-exclusive character offsets into the body.
+
+Scoring follows the benchmark's published rule (Neamatullah et al., BMC Med Inform Decis Mak
+8:32, 2008): a gold span counts as found when any detected span overlaps it, and a detected span
+counts as correct when it overlaps any gold span.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+HEADER = re.compile(r"START_OF_RECORD=(\d+)\|\|\|\|(\d+)\|\|\|\|\n")
+FOOTER = "||||END_OF_RECORD"
+SPAN_HEADER = re.compile(r"Patient\s+(\d+)\s+Note\s+(\d+)")
+
+NoteKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class PhysioNetNote:
+    patient: str
+    note: str
+    body: str
+
+
+def read_notes(path: Path) -> list[PhysioNetNote]:
+    """Read every record of an `id.text` file."""
+    content = Path(path).read_text(encoding="latin-1")
+    notes = []
+    for match in HEADER.finditer(content):
+        end = content.find(FOOTER, match.end())
+        if end < 0:
+            raise ValueError(
+                f"{path}: record for patient {match.group(1)} note {match.group(2)} has no "
+                f"{FOOTER} marker"
+            )
+        notes.append(PhysioNetNote(match.group(1), match.group(2), content[match.end() : end]))
+    if not notes:
+        raise ValueError(f"{path}: no START_OF_RECORD lines; expected the PhysioNet deid layout")
+    return notes
+
+
+def read_spans(path: Path) -> dict[NoteKey, list[tuple[int, int]]]:
+    """Read a span file (`id.deid`, `*.phi`) into (patient, note) -> [(start, end)]."""
+    spans: dict[NoteKey, list[tuple[int, int]]] = {}
+    current: NoteKey | None = None
+    for number, line in enumerate(Path(path).read_text(encoding="latin-1").splitlines(), 1):
+        if not line.strip():
+            continue
+        header = SPAN_HEADER.match(line.strip())
+        if header:
+            current = (header.group(1), header.group(2))
+            spans.setdefault(current, [])
+            continue
+        fields = line.split()
+        if current is None or len(fields) != 3 or not all(f.isdigit() for f in fields):
+            raise ValueError(f"{path}:{number}: expected 'start start end' after a Patient line")
+        spans[current].append((int(fields[1]), int(fields[2])))
+    return spans
+
+
+def write_spans(path: Path, spans: Iterable[tuple[NoteKey, list[tuple[int, int]]]]) -> None:
+    lines = []
+    for (patient, note), note_spans in spans:
+        lines.append(f"Patient {patient}\tNote {note}")
+        lines.extend(f"{start}\t{start}\t{end}" for start, end in sorted(note_spans))
+    Path(path).write_text("\n".join(lines) + "\n", encoding="latin-1")
+
+
+def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in others)
+
+
+def score_overlap(
+    gold: dict[NoteKey, list[tuple[int, int]]], detected: dict[NoteKey, list[tuple[int, int]]]
+) -> dict[str, float | int]:
+    """Any-overlap recall and precision, plus exact-span figures."""
+    gold_total = found = detected_total = correct = exact = 0
+    for key in set(gold) | set(detected):
+        gold_spans = gold.get(key, [])
+        detected_spans = detected.get(key, [])
+        gold_total += len(gold_spans)
+        detected_total += len(detected_spans)
+        found += sum(_overlaps(span, detected_spans) for span in gold_spans)
+        correct += sum(_overlaps(span, gold_spans) for span in detected_spans)
+        exact += len(set(gold_spans) & set(detected_spans))
+    return {
+        "gold_spans": gold_total,
+        "detected_spans": detected_total,
+        "recall": round(found / gold_total, 4) if gold_total else 0.0,
+        "precision": round(correct / detected_total, 4) if detected_total else 0.0,
+        "missed": gold_total - found,
+        "false_positives": detected_total - correct,
+        "exact_recall": round(exact / gold_total, 4) if gold_total else 0.0,
+        "exact_precision": round(exact / detected_total, 4) if detected_total else 0.0,
+    }
+
+
+def read_typed_gold(path: Path) -> dict[NoteKey, list[tuple[int, int, str]]]:
+    """Read `id-phi.phrase` (`patient note start end TYPE phrase`) keeping the gold type."""
+    spans: dict[NoteKey, list[tuple[int, int, str]]] = {}
+    for line in Path(path).read_text(encoding="latin-1").splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) < 5:
+            continue
+        patient, note, start, end, kind = fields[:5]
+        spans.setdefault((patient, note), []).append((int(start), int(end), kind))
+    return spans
+
+
+def recall_by_type(
+    typed_gold: dict[NoteKey, list[tuple[int, int, str]]],
+    detected: dict[NoteKey, list[tuple[int, int]]],
+) -> dict[str, dict[str, float | int]]:
+    """Any-overlap recall for each gold PHI type."""
+    totals: dict[str, list[int]] = {}
+    for key, gold_spans in typed_gold.items():
+        for start, end, kind in gold_spans:
+            found = _overlaps((start, end), detected.get(key, []))
+            counts = totals.setdefault(kind, [0, 0])
+            counts[0] += 1
+            counts[1] += int(found)
+    return {
+        kind: {"gold": total, "found": found, "recall": round(found / total, 4)}
+        for kind, (total, found) in sorted(totals.items())
+    }
+
+
+def deidentify_notes(
+    notes: list[PhysioNetNote], output_dir: Path, deid: object, *, progress: bool = True
+) -> dict[NoteKey, list[tuple[int, int]]]:
+    """De-identify notes into `output_dir/id.text` and write `output_dir/detections.phi`."""
+    from tqdm import tqdm
+
+    from deidentify.deidentifier import Deidentifier
+
+    assert isinstance(deid, Deidentifier)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    detections: dict[NoteKey, list[tuple[int, int]]] = {}
+    pieces = []
+    for note in tqdm(notes, desc="deidentify", unit="note", disable=not progress, mininterval=5.0):
+        result = deid.deidentify(note.body, patient_id=note.patient)
+        detections[(note.patient, note.note)] = [(s.start, s.end) for s in result.spans]
+        pieces.append(f"START_OF_RECORD={note.patient}||||{note.note}||||\n{result.text}{FOOTER}\n")
+    (output_dir / "id.text").write_text("".join(pieces), encoding="latin-1", errors="replace")
+    write_spans(output_dir / "detections.phi", detections.items())
+    return detections
