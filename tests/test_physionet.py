@@ -13,7 +13,8 @@ from deidentify.physionet import (
 )
 
 NOTES = (
-    "START_OF_RECORD=7||||1||||\nPT SEEN BY DR. HARTWELL ON 3/14. CALL 617-555-0199.\n||||END_OF_RECORD\n"
+    "START_OF_RECORD=7||||1||||\n"
+    "PT SEEN BY DR. HARTWELL ON 3/14. CALL 617-555-0199.\n||||END_OF_RECORD\n"
     "START_OF_RECORD=7||||2||||\nSTABLE OVERNIGHT.\n||||END_OF_RECORD\n"
 )
 
