@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
+from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
 from deidentify.surrogates import NAME_TOKEN, TITLES, SurrogateGenerator
@@ -16,15 +18,22 @@ from medsum.keys import KeyStore
 # Recall first: a missed identifier is a privacy incident, an extra redaction costs a few words.
 DEFAULT_THRESHOLD = 0.4
 
-# Words the small spaCy model tags as names or places in clinical text, which are not PHI.
-ALLOW_TERMS = {
+
+def _load_terms() -> frozenset[str]:
+    path = Path(__file__).parent / "data" / "clinical_terms.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+    )
+
+
+# Words that the small spaCy model tags as names or places in clinical text, which are not PHI:
+# speaker tags, greetings, and the medication and clinical terms in data/clinical_terms.txt.
+ALLOW_TERMS = _load_terms() | {
     "doctor", "patient", "guest_family", "guest_clinician", "nurse", "md", "np", "pa",
-    "tylenol", "advil", "motrin", "aleve", "lasix", "coumadin", "zoloft", "prozac", "xanax",
-    "parkinson", "alzheimer", "crohn", "hodgkin", "graves", "hashimoto", "bell", "cushing",
-    "addison", "tourette", "raynaud", "sjogren", "down", "babinski", "foley", "swan-ganz",
-    "ct", "mri", "ekg", "ecg", "cbc", "bmp", "copd", "chf", "cabg", "icu", "er", "ed",
     "ok", "okay", "hi", "hello", "yes", "no", "um", "uh", "mm-hmm",
 }  # fmt: skip
+STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ def _is_allowed(entity_type: str, fragment: str) -> bool:
     if entity_type not in ("PERSON", "LOCATION"):
         return False
     tokens = [t.lower() for t in NAME_TOKEN.findall(fragment)]
-    return not tokens or all(t in ALLOW_TERMS or t in TITLES for t in tokens)
+    return not tokens or all(t in ALLOW_TERMS or t in TITLES or t in STOP_WORDS for t in tokens)
 
 
 class Deidentifier:
@@ -111,8 +120,11 @@ class Deidentifier:
         )
         spans = []
         for result in _resolve_overlaps(results):
-            if _is_allowed(result.entity_type, text[result.start : result.end]):
+            fragment = text[result.start : result.end]
+            if _is_allowed(result.entity_type, fragment):
                 continue
+            if result.entity_type == "AGE" and fragment.isdigit() and int(fragment) <= 89:
+                continue  # not an identifier under Safe Harbor, so neither replaced nor reported
             metadata = result.recognition_metadata or {}
             spans.append(
                 Span(
@@ -137,7 +149,9 @@ class Deidentifier:
             for span in spans
             if span.entity_type == "PERSON"
             for token in NAME_TOKEN.findall(text[span.start : span.end])
-            if len(token) > 1 and token.lower() not in ALLOW_TERMS | TITLES
+            if len(token) > 1
+            and token[0].isupper()
+            and token.lower() not in ALLOW_TERMS | TITLES | STOP_WORDS
         }
         if not tokens:
             return spans

@@ -21,6 +21,8 @@ SPACY_LABELS_IGNORED = [
     "WORK_OF_ART", "EVENT", "DATE", "TIME", "NORP",
 ]  # fmt: skip
 
+REPLACED_RECOGNIZERS = ("UrlRecognizer", "PhoneRecognizer")
+
 # Entities medsum asks Presidio for. spaCy's DATE_TIME label is left out on purpose: it tags
 # durations and relative times ("two days", "last week"), which are clinical content, not PHI.
 ENTITIES = [
@@ -54,6 +56,10 @@ def build_analyzer(spacy_model: str = DEFAULT_SPACY_MODEL) -> AnalyzerEngine:
     nlp_engine = provider.create_engine()
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp_engine, languages=["en"])
+    # Replaced by stricter medsum recognizers (see recognizers/url.py and recognizers/phone.py):
+    # Presidio's URL shape matches sentence joins and its phone matcher matches blood-gas values.
+    for replaced in REPLACED_RECOGNIZERS:
+        registry.remove_recognizer(replaced)
     for recognizer_class in ALL_RECOGNIZERS:
         registry.add_recognizer(recognizer_class())
     return AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])

@@ -21,6 +21,34 @@ def detected(deidentifier, text: str, entity: str) -> list[str]:  # type: ignore
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("Seen by Dr. Okafor today.", ["Okafor"]),
+        ("DR. HARTWELL AWARE.", ["HARTWELL"]),
+        ("Thank you, doctor. Nice to meet you.", []),
+        ("My name is Sven Mbeki.", ["Sven Mbeki"]),
+        ("Doctor: been fine since.", []),
+    ],
+    ids=["title", "upper-case", "sentence-after-doctor", "introduction", "speaker-tag"],
+)
+def test_titled_names(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PERSON") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("She takes Zetia and Ativan.", []),
+        ("Visit www.example-clinic.org for forms.", ["www.example-clinic.org"]),
+        ("PT RESTING IN BED.PR STABLE.", []),
+    ],
+    ids=["drug-names", "www-url", "sentence-join-not-url"],
+)
+def test_clinical_look_alikes(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert [text[s.start : s.end] for s in deidentifier.detect(text)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("Chart MRN 4417283 reviewed.", ["MRN 4417283"]),
         ("medical record number: 00981234", ["medical record number: 00981234"]),
         ("Potassium 4.2, sodium 139.", []),
@@ -52,11 +80,12 @@ def test_date_recognizer(deidentifier, text: str, expected: list[str]) -> None: 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("A 76-year-old woman.", ["76"]),
+        ("A 96-year-old woman.", ["96"]),
         ("He is 93 years old.", ["93"]),
+        ("A 76-year-old woman.", []),
         ("Took 40 mg daily.", []),
     ],
-    ids=["hyphenated", "years-old", "dose"],
+    ids=["hyphenated", "years-old", "up-to-89-not-phi", "dose"],
 )
 def test_age_recognizer(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert detected(deidentifier, text, "AGE") == expected

@@ -6,6 +6,7 @@ from deidentify.recognizers.location import ResidenceLocationRecognizer
 from deidentify.recognizers.mrn import MedicalRecordNumberRecognizer
 from deidentify.recognizers.name import TitledNameRecognizer
 from deidentify.recognizers.phone import ShapePhoneRecognizer
+from deidentify.recognizers.url import StrictUrlRecognizer
 
 ALL_RECOGNIZERS = (
     ClinicalAgeRecognizer,
@@ -13,6 +14,7 @@ ALL_RECOGNIZERS = (
     MedicalRecordNumberRecognizer,
     ResidenceLocationRecognizer,
     ShapePhoneRecognizer,
+    StrictUrlRecognizer,
     TitledNameRecognizer,
 )
 
@@ -23,5 +25,6 @@ __all__ = [
     "MedicalRecordNumberRecognizer",
     "ResidenceLocationRecognizer",
     "ShapePhoneRecognizer",
+    "StrictUrlRecognizer",
     "TitledNameRecognizer",
 ]

@@ -1,5 +1,7 @@
 """Places of residence or origin named after "live in", "from", "moved to" and similar phrases."""
 
+import re
+
 from presidio_analyzer import Pattern, PatternRecognizer
 
 PLACE = r"[A-Z][a-zA-Z'\-]+(?:\s+[A-Z][a-zA-Z'\-]+){0,2}"
@@ -22,5 +24,7 @@ class ResidenceLocationRecognizer(PatternRecognizer):
         super().__init__(
             supported_entity=self.ENTITY,
             patterns=self.PATTERNS,
+            # Case matters here: a name or place starts with a capital letter.
+            global_regex_flags=re.DOTALL | re.MULTILINE,
             name="ResidenceLocationRecognizer",
         )
