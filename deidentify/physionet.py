@@ -6,7 +6,7 @@ Notes (`id.text`): `START_OF_RECORD=<patient>||||<note>||||` + newline + body +
 end-exclusive character offsets into the body.
 
 Scoring follows the benchmark's published rule (Neamatullah et al., BMC Med Inform Decis Mak
-8:32, 2008): a gold span counts as found when any detected span overlaps it, and a detected span
+8:32, 2008). A gold span counts as found when any detected span overlaps it. A detected span
 counts as correct when it overlaps any gold span.
 """
 

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 def lead_words(text: str, count: int = 60) -> str:
-    """The first `count` words of a dialogue with speaker tags removed (a copy baseline)."""
+    """Return the first `count` words with speaker tags removed (a copy baseline)."""
     words = [w for w in text.split() if not w.endswith(":") and not w.startswith("[")]
     return " ".join(words[:count])
 

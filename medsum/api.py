@@ -41,7 +41,7 @@ MAX_TEXT_CHARS = 100_000
 
 @dataclass
 class ServiceSettings:
-    """What the service loads at start-up."""
+    """Settings the service reads at start-up."""
 
     database_url: str = "sqlite:///medsum.db"
     adapters: list[Path] = field(default_factory=list)

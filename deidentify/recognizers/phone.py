@@ -1,7 +1,7 @@
 """US-style phone and fax numbers, valid area code or not.
 
 Presidio's phone recognizer validates numbers with `phonenumbers`, which drops numbers whose area
-code is unassigned; surrogate and typo'd numbers in notes are still identifiers, so this
+code is unassigned. Surrogate and mistyped numbers in notes are still identifiers, so this
 recognizer matches the shape alone.
 """
 

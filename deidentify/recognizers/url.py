@@ -1,8 +1,8 @@
 """URLs with a scheme or a `www.` prefix.
 
-Presidio's URL recognizer also accepts bare `word.tld` shapes, which in nursing notes matches
-sentence joins without a space ("SHIFT.PR", "WELL.SE"); a URL in a clinical note almost always
-carries a scheme or `www.`.
+Presidio's URL recognizer also accepts bare `word.tld` shapes. In nursing notes those match
+sentence joins without a space ("SHIFT.PR", "WELL.SE"), while a real URL in a clinical note
+almost always carries a scheme or `www.`.
 """
 
 import re
