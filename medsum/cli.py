@@ -88,6 +88,31 @@ def cmd_score_deid(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from medsum.records import load_records
+
+    if args.records:
+        from deidentify.corpus import load_deidentified
+
+        records = load_deidentified(Path(args.records))
+    else:
+        records = load_records("synthetic", synthetic_count=200)
+    texts = [r.text + ("\n\n" + r.summary if r.summary else "") for r in records]
+    if args.target == "train":
+        from train.bench import bench_train
+
+        report = bench_train(
+            texts,
+            Path(args.output),
+            steps=args.steps,
+            seq_len=args.seq_len,
+            batch_size=args.batch_size,
+            base_model=args.base_model,
+        )
+        print(json.dumps({k: v for k, v in report.items() if k != "modes"}, indent=2))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -193,6 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--phrases", help="id-phi.phrase with gold types, for recall per type")
     score.set_defaults(handler=cmd_score_deid)
+
+    bench = commands.add_parser("bench", help="measure throughput and write JSON + markdown")
+    bench.add_argument("target", choices=["train"], help="what to measure")
+    bench.add_argument(
+        "--records", help="de-identified corpus folder (deid/train of a run); default synthetic"
+    )
+    bench.add_argument("--steps", type=int, default=8, help="timed optimizer steps per mode")
+    bench.add_argument("--seq-len", type=int, default=256, help="tokens per row")
+    bench.add_argument("--batch-size", type=int, default=4, help="rows per step")
+    bench.add_argument("--base-model", default="smollm2-135m-instruct", help="base model")
+    bench.add_argument("--output", default="docs/bench-train", help="output path without suffix")
+    bench.set_defaults(handler=cmd_bench)
 
     serve = commands.add_parser("serve", help="serve the summarization HTTP API")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")

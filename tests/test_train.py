@@ -181,3 +181,18 @@ def test_resume_matches_uninterrupted_run(tokenizer, tmp_path: Path) -> None:  #
     actual = get_peft_model_state_dict(resumed)
     for name, tensor in expected.items():
         torch.testing.assert_close(actual[name], tensor, rtol=1e-4, atol=1e-5)
+
+
+def test_bench_batches_per_mode() -> None:
+    from train.bench import build_batches
+
+    rows = [[1] * 5, [2] * 3, [3] * 8]
+    padded = build_batches("padded", rows, seq_len=8, batch_size=2, steps=2, pad_id=0)
+    assert all(len(e.input_ids) == 8 for batch in padded for e in batch)
+    packed = build_batches("packed", rows, seq_len=8, batch_size=2, steps=1, pad_id=0)
+    assert [len(e.input_ids) for e in packed[0]] == [8, 8]
+    assert all(label != IGNORE_INDEX for e in packed[0] for label in e.labels)
+    grouped = build_batches("grouped", rows, seq_len=8, batch_size=2, steps=3, pad_id=0)
+    assert len(grouped) == 3
+    with pytest.raises(ValueError, match="unknown mode"):
+        build_batches("sorted", rows, seq_len=8, batch_size=2, steps=1, pad_id=0)
