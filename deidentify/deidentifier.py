@@ -174,6 +174,7 @@ class Deidentifier:
         spans = self.detect(text)
         pieces: list[str] = []
         mapping: dict[str, str] = {}
+        ambiguous: set[str] = set()
         cursor = 0
         for span in spans:
             original = text[span.start : span.end]
@@ -181,22 +182,43 @@ class Deidentifier:
             pieces.append(text[cursor : span.start])
             pieces.append(replacement)
             cursor = span.end
-            if replacement != original and not replacement.startswith("["):
-                mapping[replacement] = original
+            # "90+" stands for every age over 89, so it cannot be mapped back to one value.
+            if replacement != original and not replacement.startswith("[") and replacement != "90+":
+                _add_mapping(mapping, ambiguous, replacement, original)
                 if span.entity_type == "PERSON":
-                    self._map_name_tokens(original, replacement, mapping)
+                    self._map_name_tokens(original, replacement, mapping, ambiguous)
         pieces.append(text[cursor:])
         return DeidResult(text="".join(pieces), spans=spans, mapping=mapping, patient=patient)
 
     @staticmethod
-    def _map_name_tokens(original: str, replacement: str, mapping: dict[str, str]) -> None:
+    def _map_name_tokens(
+        original: str, replacement: str, mapping: dict[str, str], ambiguous: set[str]
+    ) -> None:
         originals = NAME_TOKEN.findall(original)
         replacements = NAME_TOKEN.findall(replacement)
         if len(originals) != len(replacements):
             return
         for source, surrogate in zip(originals, replacements, strict=True):
             if source != surrogate and len(surrogate) > 1:
-                mapping.setdefault(surrogate, source)
+                _add_mapping(mapping, ambiguous, surrogate, source)
+
+
+def _add_mapping(
+    mapping: dict[str, str], ambiguous: set[str], surrogate: str, original: str
+) -> None:
+    """Record surrogate -> original unless two originals share the surrogate.
+
+    Surrogate pools are small, so two names of one patient can draw the same surrogate. Such a
+    surrogate is dropped from the mapping: re-identification then leaves it as it is, which is
+    better than restoring the wrong person.
+    """
+    if surrogate in ambiguous:
+        return
+    if mapping.get(surrogate, original) != original:
+        del mapping[surrogate]
+        ambiguous.add(surrogate)
+        return
+    mapping[surrogate] = original
 
 
 def reidentify(text: str, mapping: dict[str, str]) -> str:

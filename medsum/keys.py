@@ -10,6 +10,7 @@ the encryption keys and never rotates, because rotating it would break per-patie
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 KEY_BYTES = 32
 HMAC_KEY_NAME = "hmac"
 CURRENT_FILE = "current"
+# Key ids come back from vault rows, so only these shapes may name a file in the key directory.
+KEY_ID = re.compile(r"(?:hmac|enc-\d{1,9})")
 
 
 class KeyError_(RuntimeError):
@@ -44,7 +47,9 @@ class KeyStore:
             if not (store.directory / CURRENT_FILE).exists():
                 store.rotate()
         elif not store.directory.is_dir():
-            raise KeyError_(f"key directory not found: {store.directory}; run `medsum keys init`")
+            raise KeyError_(
+                f"key directory not found: {store.directory}; run `medsum keys show` to create it"
+            )
         return store
 
     def ensure_outside(self, *data_dirs: Path) -> None:
@@ -58,13 +63,28 @@ class KeyStore:
                     "outside run and data directories (set MEDSUM_KEY_DIR)"
                 )
 
-    def _write_key(self, name: str) -> None:
+    def _write_key(self, name: str) -> bool:
+        """Write a new key file; returns False when another process created it first."""
         path = self.directory / f"{name}.key"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        temporary = self.directory / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(secrets.token_bytes(KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        # link() never replaces an existing file, so a concurrent creator's key wins intact and
+        # no reader ever sees a partly written key.
+        try:
+            os.link(temporary, path)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            temporary.unlink()
 
     def read(self, name: str) -> bytes:
+        if not KEY_ID.fullmatch(name):
+            raise KeyError_("invalid key id; expected 'hmac' or 'enc-<number>'")
         path = self.directory / f"{name}.key"
         try:
             material = path.read_bytes()
@@ -76,14 +96,25 @@ class KeyStore:
 
     @property
     def current_id(self) -> str:
-        return (self.directory / CURRENT_FILE).read_text().strip()
+        key_id = (self.directory / CURRENT_FILE).read_text().strip()
+        if not KEY_ID.fullmatch(key_id):
+            raise KeyError_(f"{self.directory / CURRENT_FILE} does not name a valid key id")
+        return key_id
+
+    @property
+    def fingerprint(self) -> str:
+        """Short public identifier of the HMAC key, to detect a run resumed with other keys."""
+        import hashlib
+
+        return hashlib.sha256(b"medsum-key-fingerprint" + self.hmac_key).hexdigest()[:16]
 
     def rotate(self) -> str:
         """Create a new encryption key and make it current; old keys stay for decryption."""
-        existing = [p.stem for p in self.directory.glob("enc-*.key")]
+        existing = [p.stem for p in self.directory.glob("enc-*.key") if KEY_ID.fullmatch(p.stem)]
         number = 1 + max((int(name.split("-")[1]) for name in existing), default=0)
+        while not self._write_key(f"enc-{number}"):
+            number += 1
         key_id = f"enc-{number}"
-        self._write_key(key_id)
         partial = self.directory / (CURRENT_FILE + ".partial")
         partial.write_text(key_id)
         os.replace(partial, self.directory / CURRENT_FILE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -91,9 +92,10 @@ def _build_record(
 ) -> Record:
     missing = [name for name in (mapping.id, mapping.text) if name not in row]
     if missing:
+        # Column names are not listed: in a file without a header row they are note text.
         raise RecordFormatError(
-            f"{where}: missing column(s) {missing}; available columns: {sorted(row)}. "
-            "Set the column mapping to the names your file uses."
+            f"{where}: missing column(s) {missing} among {len(row)} columns. The first line "
+            "must be a header row; set the column mapping to the names your file uses."
         )
     text = row[mapping.text]
     if not isinstance(text, str) or not text.strip():
@@ -106,9 +108,11 @@ def _build_record(
 
     task = optional(mapping.task) or default_task
     if task not in TASKS:
-        raise RecordFormatError(f"{where}: unknown task {task!r}; expected one of {TASKS}")
+        raise RecordFormatError(f"{where}: unknown task value; expected one of {TASKS}")
     known = {mapping.id, mapping.text, mapping.summary, mapping.patient_id, mapping.section}
     meta = {key: value for key, value in row.items() if key not in known}
+    if row[mapping.id] in (None, ""):
+        raise RecordFormatError(f"{where}: column {mapping.id!r} (the record id) is empty")
     return Record(
         id=str(row[mapping.id]),
         text=text,
@@ -125,7 +129,9 @@ def read_csv(
 ) -> list[Record]:
     """Read a CSV file with a header row into records."""
     content = _read_text_file(path)
-    reader = csv.DictReader(content.splitlines(keepends=True))
+    # newline="" keeps line breaks inside quoted cells, and only \r and \n end a row (not the
+    # form feeds or Unicode separators that str.splitlines also splits on).
+    reader = csv.DictReader(io.StringIO(content, newline=""))
     if not reader.fieldnames:
         raise RecordFormatError(f"{path} is empty or has no header row")
     records = []
@@ -150,7 +156,8 @@ def read_jsonl(
     """Read a JSON Lines file, one object per line, into records."""
     content = _read_text_file(path)
     records = []
-    for line_number, line in enumerate(content.splitlines(), start=1):
+    # JSON strings may hold U+2028 and other characters that str.splitlines treats as breaks.
+    for line_number, line in enumerate(content.split("\n"), start=1):
         if not line.strip():
             continue
         try:
@@ -253,4 +260,22 @@ def load_records(
                 f"unknown source {source!r}; "
                 "expected synthetic, mts-dialog, aci-bench, csv or jsonl"
             )
+    check_unique_ids(records)
     return records[:limit] if limit is not None else records
+
+
+def check_unique_ids(records: list[Record]) -> None:
+    """Raise unless every record has a distinct, non-empty id.
+
+    Vault entries and resume state are keyed by record id, so two records sharing an id would
+    overwrite each other's re-identification mapping. The message gives positions, never ids.
+    """
+    seen: dict[str, int] = {}
+    for position, record in enumerate(records, start=1):
+        if not record.id or record.id == "None":
+            raise RecordFormatError(f"record {position} has an empty id; every record needs one")
+        if record.id in seen:
+            raise RecordFormatError(
+                f"records {seen[record.id]} and {position} share the same id; ids must be unique"
+            )
+        seen[record.id] = position

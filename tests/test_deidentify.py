@@ -202,3 +202,28 @@ def test_corpus_resume_and_no_phi_in_outputs(tmp_path: Path, deidentifier, caplo
         assert record.patient_id not in originals
         assert record.patient_id is not None
         assert len(record.patient_id) == 16
+
+
+def test_ages_over_89_are_not_restored(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    result = deidentifier.deidentify("She is 93 years old and her husband is 97 years old.", "p")
+    assert "90+" not in result.mapping
+    assert reidentify(result.text, result.mapping) == result.text
+
+
+def test_shared_surrogate_is_never_restored_wrongly() -> None:
+    from deidentify.deidentifier import _add_mapping
+
+    mapping: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    _add_mapping(mapping, ambiguous, "Oakley", "Lewis")
+    _add_mapping(mapping, ambiguous, "Oakley", "Wright")
+    _add_mapping(mapping, ambiguous, "Oakley", "Lewis")
+    assert "Oakley" not in mapping
+    assert reidentify("Mr. Oakley", mapping) == "Mr. Oakley"
+
+
+@pytest.mark.parametrize("key_id", ["../evil", "/tmp/evil", "enc-1/../../x", ""])
+def test_key_store_rejects_path_like_ids(tmp_path: Path, key_id: str) -> None:
+    keys = KeyStore.open(tmp_path / "keys")
+    with pytest.raises(KeyError_, match="invalid key id"):
+        keys.read(key_id)

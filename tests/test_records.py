@@ -105,3 +105,34 @@ def test_aci_bench_split(shared_data: Path) -> None:
     records = load_records("aci-bench", shared_data / "aci-bench" / "train.csv")
     assert len(records) == 67
     assert records[0].task == "note"
+
+
+def test_csv_form_feed_in_cell_stays_in_row(tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text('id,text\n1,"page one\x0cpage two"\n2,second\n')
+    records = read_csv(path)
+    assert [r.id for r in records] == ["1", "2"]
+    assert records[0].text == "page one\x0cpage two"
+
+
+def test_csv_without_header_does_not_quote_data(tmp_path: Path) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text("1,John Smith MRN 4417283 seen for chest pain\n2,other\n")
+    with pytest.raises(RecordFormatError, match="header row") as caught:
+        read_csv(path)
+    assert "Smith" not in str(caught.value)
+
+
+def test_duplicate_ids_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"id": "MRN8812734", "text": "a"}\n{"id": "MRN8812734", "text": "b"}\n')
+    with pytest.raises(RecordFormatError, match="share the same id") as caught:
+        load_records("jsonl", path)
+    assert "8812734" not in str(caught.value)
+
+
+def test_null_id_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_text('{"id": null, "text": "a"}\n')
+    with pytest.raises(RecordFormatError, match="record id"):
+        read_jsonl(path)
