@@ -26,11 +26,13 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from medsum.audit import AuditLog, sha256_text
+from medsum.audit import AuditLog, derive_audit_key
 from medsum.auth import Principal, TokenStore
+from medsum.keys import KeyStore
 from medsum.models import DEFAULT_BASE_MODEL
+from medsum.prompts import SECTION_NAMES
 from medsum.storage import open_database
 
 logger = logging.getLogger("medsum.api")
@@ -63,6 +65,16 @@ class SummaryRequest(BaseModel):
     section: str | None = Field(
         default=None, max_length=32, description="MTS-Dialog section code for task=section"
     )
+
+    @field_validator("section")
+    @classmethod
+    def known_section(cls, value: str | None) -> str | None:
+        if value is not None and value not in SECTION_NAMES:
+            raise ValueError(f"unknown section code; expected one of {', '.join(SECTION_NAMES)}")
+        return value
+
+
+ALLOWED_FIELDS = ", ".join(SummaryRequest.model_fields)
 
 
 class SummaryResponse(BaseModel):
@@ -127,6 +139,86 @@ class Summarizer:
             return await asyncio.to_thread(self._summarize, request, reveal_phi)
 
 
+def route_of(request: Request) -> str:
+    """The matched route's template (never the raw path, which may carry identifiers)."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unrouted"))
+
+
+def describe_validation_error(error: dict[str, Any]) -> str:
+    """One validation problem as 'location: reason', without the rejected value or field name."""
+    location = [str(part) for part in error.get("loc", ())]
+    if error.get("type") == "extra_forbidden":
+        return f"{location[0] if location else 'body'}: unknown field (allowed: {ALLOWED_FIELDS})"
+    return f"{'.'.join(location)}: {error.get('msg', 'invalid value')}"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """ASGI middleware that answers 413 once a request body passes `limit` bytes.
+
+    It reads the whole body first, counting the bytes actually received, so a chunked body with
+    no Content-Length is limited too, then replays it to the app. It also assigns the request id
+    that every later layer uses.
+    """
+
+    def __init__(self, app: Any, *, limit: int, on_reject: Callable[[str], None]) -> None:
+        self.app = app
+        self.limit = limit
+        self.on_reject = on_reject
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0").decode("latin-1")
+        try:
+            if not declared.isdigit() or int(declared) > self.limit:
+                raise _BodyTooLarge
+            body = await self._read_body(receive)
+        except _BodyTooLarge:
+            self.on_reject(request_id)
+            response = _problem(
+                413,
+                f"request body exceeds {self.limit} bytes; split the text into smaller notes",
+                request_id,
+            )
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: wait for the disconnect message
+
+        await self.app(scope, replay, send)
+
+    async def _read_body(self, receive: Any) -> bytes:
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
 def _problem(status: int, message: str, request_id: str) -> JSONResponse:
     return JSONResponse(
         status_code=status,
@@ -139,61 +231,58 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
     """Assemble the app: database, token store, audit log and the loaded model."""
     engine = open_database(settings.database_url)
     tokens = TokenStore(engine)
-    audit = AuditLog(engine)
+    audit = AuditLog(engine, derive_audit_key(KeyStore.open().hmac_key))
     loaded = summarizer or Summarizer(settings)
     app = FastAPI(title="medsum", version="0.1.0", summary="Audited clinical summarization")
     bearer = HTTPBearer(auto_error=False)
 
     def request_id_of(request: Request) -> str:
-        return str(request.state.request_id)
+        return str(
+            request.scope.setdefault("state", {}).setdefault("request_id", str(uuid.uuid4()))
+        )
 
     @app.middleware("http")
-    async def limit_and_tag(
+    async def tag_and_log(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        request.state.request_id = str(uuid.uuid4())
         started = time.perf_counter()
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            audit.append(
-                request_id=request.state.request_id,
-                principal="unauthenticated",
-                role=None,
-                action=request.url.path,
-                outcome="rejected_too_large",
-                status_code=413,
-            )
-            return _problem(
-                413,
-                f"request body exceeds {MAX_BODY_BYTES} bytes; split the text into smaller notes",
-                request.state.request_id,
-            )
         response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        # Paths, methods, status and timing only: never bodies or query values.
+        response.headers["X-Request-ID"] = request_id_of(request)
+        # The route template, method, status and timing only: a raw path or query string may
+        # carry identifiers a client put there.
         logger.info(
             "request %s %s %s -> %d in %.0f ms",
-            request.state.request_id,
+            request_id_of(request),
             request.method,
-            request.url.path,
+            route_of(request),
             response.status_code,
             1000 * (time.perf_counter() - started),
         )
         return response
 
+    def reject_oversized(request_id: str) -> None:
+        audit.append(
+            request_id=request_id,
+            principal="unauthenticated",
+            role=None,
+            action="oversized_request",
+            outcome="rejected_too_large",
+            status_code=413,
+        )
+
+    # Added last, so it is the outermost layer and sees the body before anything parses it.
+    app.add_middleware(BodySizeLimit, limit=MAX_BODY_BYTES, on_reject=reject_oversized)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI's default handler echoes the rejected input; list locations and reasons only.
-        problems = [
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        ]
+        problems = [describe_validation_error(error) for error in exc.errors()]
         principal = getattr(request.state, "principal", None)
         audit.append(
             request_id=request_id_of(request),
             principal=principal.name if principal else "unauthenticated",
             role=principal.role if principal else None,
-            action=request.url.path,
+            action=route_of(request),
             outcome="rejected_invalid",
             status_code=422,
         )
@@ -216,7 +305,7 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
             request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> Principal:
-            action = request.url.path
+            action = route_of(request)
             if credentials is None:
                 audit.append(
                     request_id=request_id_of(request),
@@ -282,7 +371,7 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
                 action="summarize",
                 outcome="error",
                 status_code=500,
-                input_sha256=sha256_text(body.text),
+                input_hash=audit.digest(body.text),
                 model_id=loaded.model_id,
                 adapter_id=loaded.adapter_id,
             )
@@ -296,8 +385,8 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
             action="summarize",
             outcome="ok",
             status_code=200,
-            input_sha256=sha256_text(body.text),
-            output_sha256=sha256_text(summary),
+            input_hash=audit.digest(body.text),
+            output_hash=audit.digest(summary),
             model_id=loaded.model_id,
             adapter_id=loaded.adapter_id,
         )
@@ -331,10 +420,34 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
         )
         return {"records": records}
 
+    @app.get("/v1/audit/head")
+    def audit_head(principal: Auditor, request: Request) -> dict[str, Any]:
+        """Record count and last hash; store them elsewhere to detect removed records later."""
+        head = audit.head()
+        audit.append(
+            request_id=request_id_of(request),
+            principal=principal.name,
+            role=principal.role,
+            action="audit.head",
+            outcome="ok",
+            status_code=200,
+        )
+        return head
+
     @app.get("/v1/audit/verify")
-    def verify_audit(principal: Auditor, request: Request) -> dict[str, Any]:
-        """Recompute the audit hash chain and report broken links."""
-        problems = audit.verify()
+    def verify_audit(
+        principal: Auditor,
+        request: Request,
+        records: Annotated[
+            int | None, Query(ge=0, description="count from an earlier head")
+        ] = None,
+        last_hash: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> dict[str, Any]:
+        """Recompute the audit hash chain and report broken links and removed records."""
+        expected = None
+        if records is not None and last_hash is not None:
+            expected = {"records": records, "last_hash": last_hash}
+        problems = audit.verify(expected)
         audit.append(
             request_id=request_id_of(request),
             principal=principal.name,

@@ -58,6 +58,15 @@ class TokenStore:
             raise ValueError("token name must be 1-128 characters")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.engine.begin() as connection:
+            active = connection.execute(
+                select(api_tokens.c.id).where(
+                    api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None)
+                )
+            ).first()
+            if active is not None:
+                raise ValueError(
+                    f"an active token named {name!r} exists; revoke it first or pick another name"
+                )
             connection.execute(
                 insert(api_tokens).values(
                     name=name,

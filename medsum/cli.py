@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         base_model=args.base_model,
         max_new_tokens=args.max_new_tokens,
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    # uvicorn's access log prints raw paths and query strings, which may carry identifiers;
+    # medsum logs one line per request with the route template instead.
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False
+    )
     return 0
 
 
@@ -147,12 +152,19 @@ def cmd_tokens(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from medsum.audit import AuditLog
+    from medsum.audit import AuditLog, derive_audit_key
+    from medsum.keys import KeyStore
     from medsum.storage import open_database
 
-    log = AuditLog(open_database(args.database))
+    log = AuditLog(open_database(args.database), derive_audit_key(KeyStore.open().hmac_key))
+    if args.action == "head":
+        print(json.dumps(log.head()))
+        return 0
     if args.action == "verify":
-        problems = log.verify()
+        expected = None
+        if args.head:
+            expected = json.loads(Path(args.head).read_text())
+        problems = log.verify(expected)
         print(json.dumps({"valid": not problems, "problems": problems}, indent=2))
         return 1 if problems else 0
     for record in log.query(limit=args.limit):
@@ -255,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.set_defaults(handler=cmd_tokens)
 
     audit = commands.add_parser("audit", help="list or verify the audit log")
-    audit.add_argument("action", choices=["list", "verify"])
+    audit.add_argument("action", choices=["list", "verify", "head"])
+    audit.add_argument(
+        "--head", help="JSON file saved from `medsum audit head`; verify also checks it"
+    )
     audit.add_argument("--limit", type=int, default=100, help="records to list (newest first)")
     audit.add_argument("--database", default="sqlite:///medsum.db", help="SQLAlchemy database URL")
     audit.set_defaults(handler=cmd_audit)
@@ -273,9 +288,19 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"medsum tokens {args.action}: --name is required")
     try:
         return int(args.handler(args))
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError) as exc:
         # Messages of medsum's own errors never contain note text; print them without a trace.
         logger.error("%s failed: %s", args.command, exc)
+        return 2
+    except Exception as exc:
+        # Third-party messages may quote input, so only the exception type is shown.
+        logger.error(
+            "%s failed with %s; rerun with -v and MEDSUM_DEBUG=1 for a traceback",
+            args.command,
+            type(exc).__name__,
+        )
+        if os.environ.get("MEDSUM_DEBUG") == "1":
+            raise
         return 2
 
 

@@ -66,8 +66,8 @@ def test_summary_ok_and_audited(service) -> None:  # type: ignore[no-untyped-def
     assert rows[-1]["outcome"] == "ok"
     assert rows[-1]["principal"] == "clinician-1"
     assert rows[-1]["request_id"] == body["request_id"]
-    assert len(rows[-1]["input_sha256"]) == 64
-    assert len(rows[-1]["output_sha256"]) == 64
+    assert len(rows[-1]["input_hash"]) == 64
+    assert len(rows[-1]["output_hash"]) == 64
 
 
 def test_research_role_gets_deidentified_output(service) -> None:  # type: ignore[no-untyped-def]
@@ -84,7 +84,7 @@ def test_research_role_gets_deidentified_output(service) -> None:  # type: ignor
     [
         ({"json": {"text": ""}}, 422, "text"),
         ({"content": b"not json", "headers": {"Content-Type": "application/json"}}, 422, "JSON"),
-        ({"json": {"text": "x", "colour": "red"}}, 422, "colour"),
+        ({"json": {"text": "x", "colour": "red"}}, 422, "unknown field"),
         ({"json": {"text": 5}}, 422, "text"),
         ({"json": {"text": "x", "task": "poem"}}, 422, "task"),
         (
@@ -162,7 +162,7 @@ def test_audit_endpoint_for_auditor_only(service) -> None:  # type: ignore[no-un
 
 def test_audit_chain_detects_tampering(tmp_path: Path) -> None:
     engine = open_database(f"sqlite:///{tmp_path / 'audit.db'}")
-    log = AuditLog(engine)
+    log = AuditLog(engine, b"k" * 32)
     for index in range(3):
         log.append(
             request_id=f"r{index}",
@@ -184,6 +184,75 @@ def test_audit_chain_detects_tampering(tmp_path: Path) -> None:
     assert any(p["problem"] == "previous-hash link broken" for p in log.verify())
 
 
+def test_audit_head_detects_removed_tail(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'audit.db'}")
+    log = AuditLog(engine, b"k" * 32)
+    for index in range(4):
+        log.append(
+            request_id=f"r{index}",
+            principal="p",
+            role=None,
+            action="a",
+            outcome="ok",
+            status_code=200,
+        )
+    head = log.head()
+    assert head["records"] == 4
+    with engine.begin() as connection:
+        connection.execute(audit_log.delete().where(audit_log.c.id >= 3))
+    assert log.verify() == []
+    assert log.verify(head)[-1]["problem"] == "records missing or replaced since the recorded head"
+
+
+def test_audit_chain_needs_the_key(tmp_path: Path) -> None:
+    """A chain rebuilt without the audit key does not verify."""
+    engine = open_database(f"sqlite:///{tmp_path / 'audit.db'}")
+    AuditLog(engine, b"k" * 32).append(
+        request_id="r", principal="p", role=None, action="a", outcome="ok", status_code=200
+    )
+    assert AuditLog(engine, b"other-key" * 4).verify()[0]["problem"] == "record content altered"
+
+
+def test_chunked_oversized_body_rejected(service) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, url = service
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * 100_000
+
+    response = client.post(
+        "/v1/summaries",
+        content=chunks(),
+        headers={**auth(tokens["clinician"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert audit_rows(url)[-1]["action"] == "oversized_request"
+
+
+def test_unknown_section_rejected(service) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _ = service
+    response = client.post(
+        "/v1/summaries",
+        json={"text": "x", "task": "section", "section": "NOPE"},
+        headers=auth(tokens["clinician"]),
+    )
+    assert response.status_code == 422
+    assert "unknown section code" in response.json()["detail"]
+
+
+def test_raw_paths_not_logged_or_audited(service, caplog) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, url = service
+    caplog.set_level(logging.INFO)
+    response = client.get(
+        "/v1/patients/Rosalind Pemberton/notes", headers=auth(tokens["clinician"])
+    )
+    assert response.status_code == 404
+    server_lines = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]
+    assert any("unrouted -> 404" in line for line in server_lines)
+    assert not any("Rosalind" in line for line in server_lines)
+    assert "Rosalind" not in json.dumps(audit_rows(url), default=str)
+
+
 def test_no_phi_in_logs_audit_or_errors(service, caplog) -> None:  # type: ignore[no-untyped-def]
     client, tokens, url = service
     caplog.set_level(logging.DEBUG)
@@ -196,14 +265,18 @@ def test_no_phi_in_logs_audit_or_errors(service, caplog) -> None:  # type: ignor
         client.post("/v1/summaries", json={"text": PHI_TEXT}, headers=auth(tokens["research"])),
         client.post("/v1/summaries", json={"text": PHI_TEXT}, headers=auth(tokens["auditor"])),
         client.post(
-            "/v1/summaries", json={"text": PHI_TEXT, "extra": 1}, headers=auth(tokens["clinician"])
+            "/v1/summaries",
+            json={"text": PHI_TEXT, "Rosalind Pemberton": 1},
+            headers=auth(tokens["clinician"]),
         ),
         client.post("/v1/summaries", json={"text": PHI_TEXT}),
     ]
     assert [r.status_code for r in responses] == [200, 200, 403, 422, 401]
     stored = json.dumps(audit_rows(url), default=str)
+    # The test client's own httpx logger records request URLs; everything else is the server's.
+    server_log = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("httpx"))
     for value in PHI_VALUES:
-        assert value not in caplog.text, "PHI value in a log line"
+        assert value not in server_log, "PHI value in a log line"
         assert value not in stored, "PHI value in an audit record"
     for response in responses[2:]:
         for value in PHI_VALUES:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 
 from medsum.audit import AuditLog
 from medsum.auth import TokenStore
-from medsum.storage import audit_log, open_database
+from medsum.storage import audit_log, metadata, open_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,8 +26,8 @@ def engine(request, tmp_path: Path) -> Engine:  # type: ignore[no-untyped-def]
             pytest.fail("MEDSUM_TEST_POSTGRES_URL is not set; start scripts/start-test-postgres.sh")
         pytest.skip("MEDSUM_TEST_POSTGRES_URL not set; PostgreSQL tests need a server")
     engine = open_database(url)
-    with engine.begin() as connection:
-        connection.execute(text("TRUNCATE audit_log, api_tokens RESTART IDENTITY"))
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
     return engine
 
 
@@ -56,12 +56,12 @@ def test_unknown_role_rejected(engine: Engine) -> None:
 
 
 def test_audit_chain_round_trip(engine: Engine) -> None:
-    log = AuditLog(engine)
+    log = AuditLog(engine, b"k" * 32)
     for outcome in ("ok", "denied_role", "ok"):
         log.append(
             request_id=str(uuid.uuid4()), principal="clinician-1", role="clinician",
             action="summarize", outcome=outcome, status_code=200 if outcome == "ok" else 403,
-            input_sha256="a" * 64, output_sha256="b" * 64, model_id="m", adapter_id="x",
+            input_hash="a" * 64, output_hash="b" * 64, model_id="m", adapter_id="x",
         )  # fmt: skip
     assert log.verify() == []
     assert [r["outcome"] for r in log.query(limit=2)] == ["ok", "denied_role"]
