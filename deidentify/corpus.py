@@ -73,10 +73,6 @@ def deidentify_corpus(
         _truncate_torn_tail(path)
     done = _done_ids(records_path)
     vault = Vault(output_dir / "vault.sqlite", deid.keys)
-    counts: Counter[str] = Counter()
-    previous = output_dir / MANIFEST_NAME
-    if previous.exists() and done:
-        counts.update(json.loads(previous.read_text()).get("entity_counts", {}))
     pending = [r for r in records if record_key(deid, r) not in done]
     logger.info(
         "de-identifying %d records (%d already done, resuming)",
@@ -100,8 +96,6 @@ def deidentify_corpus(
                 summary = summary_result.text
                 mapping.update(summary_result.mapping)
                 summary_spans = [span.to_json() for span in summary_result.spans]
-                counts.update(summary_result.counts)
-            counts.update(text_result.counts)
             vault.put(key, mapping)
             output = Record(
                 id=record.id,
@@ -127,6 +121,13 @@ def deidentify_corpus(
             trace_out.flush()
     vault.close()
 
+    # Counted from the trace, so a resumed run reports every record, not only this run's.
+    counts: Counter[str] = Counter()
+    with trace_path.open(encoding="utf-8") as trace_in:
+        for line in trace_in:
+            entry = json.loads(line)
+            for span in entry["text_spans"] + entry["summary_spans"]:
+                counts[span["entity_type"]] += 1
     report = {
         "records": len(records),
         "processed_this_run": len(pending),

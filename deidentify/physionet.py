@@ -107,11 +107,14 @@ def score_overlap(
 def read_typed_gold(path: Path) -> dict[NoteKey, list[tuple[int, int, str]]]:
     """Read `id-phi.phrase` (`patient note start end TYPE phrase`) keeping the gold type."""
     spans: dict[NoteKey, list[tuple[int, int, str]]] = {}
-    for line in Path(path).read_text(encoding="latin-1").splitlines():
+    for number, line in enumerate(Path(path).read_text(encoding="latin-1").splitlines(), 1):
         fields = line.split(maxsplit=5)
         if len(fields) < 5:
             continue
         patient, note, start, end, kind = fields[:5]
+        if not (start.isdigit() and end.isdigit()):
+            # The phrase column is PHI, so the message names the line only.
+            raise ValueError(f"{path}:{number}: expected 'patient note start end TYPE phrase'")
         spans.setdefault((patient, note), []).append((int(start), int(end), kind))
     return spans
 

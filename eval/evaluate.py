@@ -40,8 +40,9 @@ def evaluate_variants(
 
     `sources` are the de-identified inputs the model sees; `references` are the original
     summaries. `restore(index, text)` re-identifies an output before scoring, as the service
-    would for a caller allowed to see PHI. Each variant's predictions are saved, and a variant
-    whose predictions file exists is not generated again, so an interrupted run resumes.
+    would for a caller allowed to see PHI. Each variant's de-identified predictions are saved,
+    and a variant whose predictions file exists is not generated again, so an interrupted run
+    resumes.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(base_model)
@@ -71,14 +72,15 @@ def evaluate_variants(
             model = load_model(base_model, adapters=adapters)
             predictions, stats = generate(model, tokenizer, prompts, generation)
             del model
-            if restore is not None:
-                predictions = [restore(i, text) for i, text in enumerate(predictions)]
             partial = predictions_path.with_suffix(".partial")
             with partial.open("w", encoding="utf-8") as handle:
                 for record, prediction in zip(sources, predictions, strict=True):
                     handle.write(json.dumps({"id": record.id, "prediction": prediction}) + "\n")
             partial.replace(predictions_path)
             (output_dir / f"generation-{name}.json").write_text(json.dumps(stats))
+        # Saved predictions stay de-identified; originals are restored in memory for scoring only.
+        if restore is not None:
+            predictions = [restore(i, text) for i, text in enumerate(predictions)]
         scores = score_rouge(predictions, references, rouge)
         results["variants"][name] = {
             "rouge": scores,

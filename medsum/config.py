@@ -69,6 +69,15 @@ class PipelineConfig:
 
 
 SECTIONS = set(PipelineConfig.__dataclass_fields__)
+# Options each stage section accepts; training sections are checked by train.TrainConfig.
+STAGE_OPTIONS = {
+    "deidentify": {"threshold", "spacy_model", "entities"},
+    "evaluate": {
+        "max_new_tokens", "batch_size", "no_repeat_ngram_size", "repetition_penalty",
+        "max_source_tokens",
+    },
+}  # fmt: skip
+COLUMN_NAMES = {"id", "text", "summary", "patient_id", "section", "task"}
 
 
 def _data_spec(value: Any, name: str) -> DataSpec:
@@ -83,6 +92,16 @@ def _data_spec(value: Any, name: str) -> DataSpec:
         raise ConfigError(
             f"{name}: unknown key(s) {unknown}; valid keys: {sorted(DataSpec.__dataclass_fields__)}"
         )
+    columns = value.get("columns")
+    if columns is not None:
+        if not isinstance(columns, dict):
+            raise ConfigError(f"{name}.columns must map record fields to column names")
+        unknown_columns = sorted(set(columns) - COLUMN_NAMES)
+        if unknown_columns:
+            raise ConfigError(
+                f"{name}.columns: unknown field(s) {unknown_columns}; "
+                f"valid fields: {sorted(COLUMN_NAMES)}"
+            )
     return DataSpec(**value)
 
 
@@ -113,4 +132,11 @@ def load_config(path: Path | None) -> PipelineConfig:
             values[section] = {}
         elif not isinstance(values[section], dict):
             raise ConfigError(f"{path}: section {section!r} must be a mapping")
+        allowed = STAGE_OPTIONS.get(section)
+        unknown_options = sorted(set(values[section]) - allowed) if allowed else []
+        if unknown_options:
+            raise ConfigError(
+                f"{path}: unknown option(s) {unknown_options} in {section!r}; "
+                f"valid options: {sorted(allowed or ())}"
+            )
     return PipelineConfig(**values)

@@ -142,7 +142,8 @@ def stage_evaluate(config: PipelineConfig) -> dict[str, Any]:
 
 
 STAGES = {
-    "deidentify": (stage_deidentify, "deid/train/report.json"),
+    # The eval split is written last, so its report marks the whole stage as finished.
+    "deidentify": (stage_deidentify, "deid/eval/report.json"),
     "pretrain": (stage_pretrain, "pretrain/metrics.json"),
     "finetune": (stage_finetune, "finetune/metrics.json"),
     "evaluate": (stage_evaluate, "evaluate/metrics.json"),

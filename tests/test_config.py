@@ -26,8 +26,20 @@ def test_environment_variable_in_path(tmp_path: Path, monkeypatch: pytest.Monkey
         ("pretrian: {}\n", "unknown section"),
         ("train_data: {source: csv, file: x.csv}\n", "unknown key"),
         ("finetune: 3\n", "must be a mapping"),
+        ("evaluate: {max_new_token: 5}\n", "unknown option"),
+        ("deidentify: {treshold: 0.5}\n", "unknown option"),
+        ("train_data: {source: csv, columns: {txt: body}}\n", "unknown field"),
     ],
-    ids=["bad-yaml", "list", "typo-section", "typo-key", "scalar-section"],
+    ids=[
+        "bad-yaml",
+        "list",
+        "typo-section",
+        "typo-key",
+        "scalar-section",
+        "typo-evaluate",
+        "typo-deidentify",
+        "typo-column",
+    ],
 )
 def test_bad_config_rejected(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "c.yaml"
