@@ -34,11 +34,28 @@ class Vault:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         keys.ensure_outside(self.path.parent)
         self._connection = sqlite3.connect(self.path, check_same_thread=False)
-        self._connection.execute(
-            "CREATE TABLE IF NOT EXISTS entries (record TEXT PRIMARY KEY, key_id TEXT NOT NULL,"
-            " nonce BLOB NOT NULL, ciphertext BLOB NOT NULL)"
-        )
-        self._connection.commit()
+        with self._connection:
+            self._connection.execute(
+                "CREATE TABLE IF NOT EXISTS entries (record TEXT PRIMARY KEY, key_id TEXT NOT NULL,"
+                " nonce BLOB NOT NULL, ciphertext BLOB NOT NULL)"
+            )
+            self._connection.execute(
+                "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+            self._connection.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('key_fingerprint', ?)", (keys.fingerprint,)
+            )
+        stored = self._connection.execute(
+            "SELECT value FROM meta WHERE name = 'key_fingerprint'"
+        ).fetchone()[0]
+        if stored != keys.fingerprint:
+            # Another key store would re-pseudonymize resumed records and could not decrypt
+            # the entries already here.
+            raise VaultError(
+                f"vault {self.path} was created with key store {stored}, but the keys in "
+                f"{keys.directory} are {keys.fingerprint}; set MEDSUM_KEY_DIR to the original "
+                "key directory"
+            )
 
     def put(self, record: str, mapping: dict[str, str]) -> None:
         """Encrypt and store `mapping` (surrogate -> original) for `record`, replacing any entry."""

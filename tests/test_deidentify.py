@@ -227,3 +227,9 @@ def test_key_store_rejects_path_like_ids(tmp_path: Path, key_id: str) -> None:
     keys = KeyStore.open(tmp_path / "keys")
     with pytest.raises(KeyError_, match="invalid key id"):
         keys.read(key_id)
+
+
+def test_vault_rejects_other_key_store(tmp_path: Path) -> None:
+    Vault(tmp_path / "data" / "vault.sqlite", KeyStore.open(tmp_path / "keys-a")).close()
+    with pytest.raises(VaultError, match="MEDSUM_KEY_DIR"):
+        Vault(tmp_path / "data" / "vault.sqlite", KeyStore.open(tmp_path / "keys-b"))
