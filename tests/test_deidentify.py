@@ -80,6 +80,22 @@ def test_date_recognizer(deidentifier, text: str, expected: list[str]) -> None: 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("Call (617) 555-0142 today.", ["(617) 555-0142"]),
+        ("MD to call with update: 410 392 0780 x45.", ["410 392 0780", "x45"]),
+        ("Pager #12345 if needed.", ["#12345"]),
+        ("PG 23456", ["23456"]),
+        ("ABG 7.44/41/233/29 on 2L.", []),
+        ("Gave 500 mg at 1400.", []),
+    ],
+    ids=["parenthesized", "spaced-with-extension", "pager", "pg", "blood-gas", "dose-and-time"],
+)
+def test_phone_recognizer(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PHONE_NUMBER") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("A 96-year-old woman.", ["96"]),
         ("He is 93 years old.", ["93"]),
         ("A 76-year-old woman.", []),
