@@ -70,9 +70,33 @@ class DeidResult:
         return dict(Counter(span.entity_type for span in self.spans))
 
 
+def _merge_same_type(results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Join overlapping spans of one entity type into their union, keeping the higher score.
+
+    spaCy may find "s." where a pattern finds "s. roberto"; the union covers the whole name.
+    """
+    merged: list[RecognizerResult] = []
+    for result in sorted(results, key=lambda r: (r.entity_type, r.start)):
+        last = merged[-1] if merged else None
+        if last is not None and last.entity_type == result.entity_type and result.start < last.end:
+            keep = last if last.score >= result.score else result
+            merged[-1] = RecognizerResult(
+                entity_type=last.entity_type,
+                start=last.start,
+                end=max(last.end, result.end),
+                score=keep.score,
+                recognition_metadata=keep.recognition_metadata,
+            )
+        else:
+            merged.append(result)
+    return merged
+
+
 def _resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
     """Keep a non-overlapping set, preferring the higher score and then the longer span."""
-    ordered = sorted(results, key=lambda r: (-r.score, -(r.end - r.start), r.start))
+    ordered = sorted(
+        _merge_same_type(results), key=lambda r: (-r.score, -(r.end - r.start), r.start)
+    )
     kept: list[RecognizerResult] = []
     for candidate in ordered:
         if all(candidate.end <= other.start or candidate.start >= other.end for other in kept):

@@ -36,6 +36,42 @@ def test_titled_names(deidentifier, text: str, expected: list[str]) -> None:  # 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
+        ("SPOKE WITH DAUGHTER PHILOMENA ON PHONE.", ["PHILOMENA"]),
+        ("pt's son Nick arrived and dr. mahn met with family.", ["Nick", "mahn"]),
+        ("proxy is granddaughter: Irene Czyzewicz", ["Irene Czyzewicz"]),
+        ("plan to extubate tomorrow. s. roberto rrt", ["s. roberto"]),
+        ("son arrived at noon.", []),
+        ("dr. at bedside", []),
+    ],
+    ids=[
+        "relative-upper",
+        "relative-and-lower-dr",
+        "proxy",
+        "signature",
+        "lower-verb",
+        "stop-word",
+    ],
+)
+def test_informal_names(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PERSON") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Per report from Holy Cross Hospital today.", ["Holy Cross Hospital"]),
+        ("AWAITING PLACEMENT AT BALTIMORE REHAB.", ["BALTIMORE REHAB"]),
+        ("Seen in clinic today.", []),
+    ],
+    ids=["hospital", "upper-rehab", "bare-clinic"],
+)
+def test_facility_recognizer(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "LOCATION") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
         ("She takes Zetia and Ativan.", []),
         ("Visit www.example-clinic.org for forms.", ["www.example-clinic.org"]),
         ("PT RESTING IN BED.PR STABLE.", []),

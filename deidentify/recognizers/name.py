@@ -1,7 +1,8 @@
 """Person names signalled by a title or a self-introduction, which spaCy's small model misses.
 
-"Dr. Okafor", "Doctor Vance", "Mrs. Lindqvist", "my name is Sven Mbeki", "it's Tomasz Okafor".
-The span covers the name only, never the title.
+"Dr. Okafor", "Doctor Vance", "Mrs. Lindqvist", "my name is Sven Mbeki", "it's Tomasz Okafor",
+and signature lines ending in a credential ("s. roberto rrt"). The span covers the name only,
+never the title or credential.
 """
 
 import re
@@ -36,6 +37,15 @@ class TitledNameRecognizer(PatternRecognizer):
             rf"(?<=\b[Mm]y name is\s){NAME}|(?<=\b[Ii]t's\s){NAME}(?=[.,])|"
             rf"(?<=\b[Tt]his is\s){NAME}(?=[.,])",
             0.9,
+        ),
+        # Informal notes write "dr. mahn" or "dr.ayoub"; a stop word after "dr" is dropped later.
+        Pattern("name_after_dr_any_case", r"(?<=\b(?i:dr)\.?\s?)[A-Za-z][a-z'\-]{2,}\b", 0.6),
+        # A signature line: a name, then a credential at the end of the line ("s. roberto rrt").
+        Pattern(
+            "name_before_credential",
+            r"\b[A-Za-z][A-Za-z'\-]*\.?(?:\s[A-Za-z][A-Za-z'\-]+)?"
+            r"(?=,?\s(?i:rn|rrt|md|np|lpn|cna|msw|pa-c)\.?[ \t]*$)",
+            0.6,
         ),
     ]
 

@@ -1,0 +1,35 @@
+"""Names of relatives, proxies and caregivers, which notes give right after the relationship.
+
+"SPOKE WITH DAUGHTER PHILOMENA", "pt's son Nick arrived", "proxy is granddaughter: Irene
+Czyzewicz", "caregiver, Barbara". The name must start with a capital letter, because in
+lower-case text the word after "son" is far more often a verb than a name.
+"""
+
+import re
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+RELATIONSHIPS = (
+    r"(?i:daughter|dtr|son|wife|husband|hus|mother|mom|father|dad|brother|bro|sister|sis|"
+    r"niece|nephew|aunt|uncle|cousin|grand(?:d)?aughter|grandson|grandmother|grandfather|"
+    r"girlfriend|boyfriend|partner|fianc[eé]e?|friend|neighbou?r|caregiver|proxy|hcp|guardian)"
+)
+# As in name.py, a second token must be in title case, so "PHILOMENA ON" yields "PHILOMENA".
+NAME = r"[A-Z][A-Za-z'\-]+(?:\s[A-Z][a-z][A-Za-z'\-]*)?"
+
+
+class RelativeNameRecognizer(PatternRecognizer):
+    """Detect a name that follows a relationship word (entity `PERSON`)."""
+
+    ENTITY = "PERSON"
+    PATTERNS = [
+        Pattern("name_after_relationship", rf"(?<=\b{RELATIONSHIPS}(?:\s?[:,-]\s?|\s)){NAME}", 0.6),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=self.PATTERNS,
+            global_regex_flags=re.DOTALL | re.MULTILINE,
+            name="RelativeNameRecognizer",
+        )
