@@ -1,8 +1,9 @@
 """De-identify a corpus of records into a directory, resumably.
 
 Output layout (all paths under `output_dir`):
-- `records.jsonl`: the de-identified records; the patient id is replaced by its keyed pseudonym
-  and `meta` is dropped because its free-form fields may hold identifiers.
+- `records.jsonl`: the de-identified records. The record id and patient id are replaced by keyed
+  pseudonyms, because users often key records by MRN or encounter number, and `meta` is dropped
+  because its free-form fields may hold identifiers.
 - `trace.jsonl`: per record, the span decisions (type, recognizer, score, offsets), no text.
 - `vault.sqlite`: the encrypted surrogate-to-original mappings, keyed by record pseudonym.
 - `report.json`: counts per entity type, records processed and durations. No text.
@@ -38,7 +39,7 @@ def _done_ids(path: Path) -> set[str]:
     with path.open(encoding="utf-8") as handle:
         for line in handle:
             try:
-                done.add(json.loads(line)["source_hash"])
+                done.add(json.loads(line)["id"])
             except (json.JSONDecodeError, KeyError):
                 break  # a torn last line from an interrupted run; it is rewritten below
     return done
@@ -98,14 +99,13 @@ def deidentify_corpus(
                 summary_spans = [span.to_json() for span in summary_result.spans]
             vault.put(key, mapping)
             output = Record(
-                id=record.id,
+                id=key,
                 text=text_result.text,
                 patient_id=text_result.patient,
                 summary=summary,
                 task=record.task,
                 section=record.section,
             ).to_json()
-            output["source_hash"] = key
             trace_out.write(
                 json.dumps(
                     {
@@ -150,7 +150,5 @@ def load_deidentified(output_dir: Path) -> list[Record]:
         )
     records = []
     for line in path.open(encoding="utf-8"):
-        row = json.loads(line)
-        row.pop("source_hash", None)
-        records.append(Record.from_json(row))
+        records.append(Record.from_json(json.loads(line)))
     return records

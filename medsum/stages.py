@@ -111,13 +111,20 @@ def stage_evaluate(config: PipelineConfig) -> dict[str, Any]:
 
     deid_dir = run_dir(config) / "deid" / "eval"
     sources = load_deidentified(deid_dir)
-    originals = {r.id: r for r in load_split(config.eval_data, config.seed + 1)}
+    keys = KeyStore.open()
+    keyed = SurrogateGenerator(keys.hmac_key)
+    # De-identified records carry keyed ids; key the original split the same way to pair them.
+    originals = {keyed.record_key(r.id): r for r in load_split(config.eval_data, config.seed + 1)}
+    missing = sum(r.id not in originals for r in sources)
+    if missing:
+        raise RuntimeError(
+            f"{missing} de-identified eval records have no original in the configured eval "
+            "split; the eval data or MEDSUM_KEY_DIR changed since `medsum deidentify` ran"
+        )
     references = [originals[r.id].summary or "" for r in sources]
 
-    keys = KeyStore.open()
     vault = Vault(deid_dir / "vault.sqlite", keys)
-    keyed = SurrogateGenerator(keys.hmac_key)
-    mappings = [vault.get(keyed.record_key(r.id)) for r in sources]
+    mappings = [vault.get(r.id) for r in sources]
     vault.close()
 
     def restore(index: int, text: str) -> str:
