@@ -64,7 +64,7 @@ def test_pipeline_then_serve(tmp_path: Path, key_dir: Path) -> None:
     assert len(manifest["inputs"]["train"]["sha256"]) == 64
     metrics = json.loads((run_dir / "evaluate" / "metrics.json").read_text())
     assert set(metrics["variants"]) == {"lead_60_words", "base_zero_shot", "finetuned"}
-    assert metrics["rouge_settings"]["use_stemmer"] is True
+    assert metrics["rouge_settings"]["use_stemmer"] is False
     pretrain = json.loads((run_dir / "pretrain" / "metrics.json").read_text())
     assert pretrain["perplexity_before"] > 1
     assert (run_dir / "finetune" / "adapter" / "adapter_model.safetensors").is_file()
