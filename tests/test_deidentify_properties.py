@@ -1,8 +1,8 @@
 """Property tests: identifiers planted in generated notes never survive de-identification.
 
-Names are drawn from a pool of invented given names and surnames and placed only in contexts
-that medsum's recognizers cover (titles, introductions, labelled numbers, dates, e-mail,
-phone numbers), so a failure here is a real gap in one of those recognizers.
+Names come from a pool of invented given names and surnames. They are placed only in contexts
+that medsum's recognizers cover (titles, introductions, labelled numbers, dates, e-mail, phone
+numbers), so a failure here is a real gap in one of those recognizers.
 """
 
 from __future__ import annotations
