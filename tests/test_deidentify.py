@@ -42,6 +42,7 @@ def test_titled_names(deidentifier, text: str, expected: list[str]) -> None:  # 
         ("plan to extubate tomorrow. s. roberto rrt", ["s. roberto"]),
         ("son arrived at noon.", []),
         ("dr. at bedside", []),
+        ("Drink more water and dress the wound.", []),
     ],
     ids=[
         "relative-upper",
@@ -50,6 +51,7 @@ def test_titled_names(deidentifier, text: str, expected: list[str]) -> None:  # 
         "signature",
         "lower-verb",
         "stop-word",
+        "dr-prefixed-words",
     ],
 )
 def test_informal_names(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -39,7 +39,8 @@ class TitledNameRecognizer(PatternRecognizer):
             0.9,
         ),
         # Informal notes write "dr. mahn" or "dr.ayoub"; a stop word after "dr" is dropped later.
-        Pattern("name_after_dr_any_case", r"(?<=\b(?i:dr)\.?\s?)[A-Za-z][a-z'\-]{2,}\b", 0.6),
+        # "dr" must end in a period or a space, or "drink" would yield "ink".
+        Pattern("name_after_dr_any_case", r"(?<=\b(?i:dr)(?:\.\s?|\s))[A-Za-z][a-z'\-]{2,}\b", 0.6),
         # A signature line: a name, then a credential at the end of the line ("s. roberto rrt").
         Pattern(
             "name_before_credential",
