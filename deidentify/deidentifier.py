@@ -199,10 +199,11 @@ class Deidentifier:
         pieces: list[str] = []
         mapping: dict[str, str] = {}
         ambiguous: set[str] = set()
+        taken: dict[str, str] = {}
         cursor = 0
         for span in spans:
             original = text[span.start : span.end]
-            replacement = self.surrogates.surrogate(span.entity_type, original, patient)
+            replacement = self.surrogates.surrogate(span.entity_type, original, patient, taken)
             pieces.append(text[cursor : span.start])
             pieces.append(replacement)
             cursor = span.end

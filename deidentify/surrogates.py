@@ -94,10 +94,12 @@ class SurrogateGenerator:
             else value - MAX_DATE_SHIFT_DAYS + 1
         )
 
-    def surrogate(self, entity_type: str, original: str, patient: str) -> str:
+    def surrogate(
+        self, entity_type: str, original: str, patient: str, taken: dict[str, str] | None = None
+    ) -> str:
         """Return the replacement for `original`; a redaction tag when no safe surrogate exists."""
         method = {
-            "PERSON": self._person,
+            "PERSON": lambda value, who: self._person(value, who, taken),
             "LOCATION": self._location,
             "DATE": self._date,
             "PHONE_NUMBER": self._digits,
@@ -118,22 +120,37 @@ class SurrogateGenerator:
     def _pick(self, pool: list[str], *parts: str) -> str:
         return pool[self._number(*parts) % len(pool)]
 
-    def name_token(self, token: str, patient: str) -> str:
-        surrogate = self._pick(NAME_POOL, "name", patient, token.lower())
-        if surrogate.lower() == token.lower():
-            surrogate = self._pick(NAME_POOL, "name-retry", patient, token.lower())
+    def name_token(self, token: str, patient: str, taken: dict[str, str] | None = None) -> str:
+        """Surrogate for one name token, distinct from surrogates already `taken` by others.
+
+        `taken` maps surrogate -> original (lower case) within one text. Without it, two names
+        of one patient could draw the same surrogate from the pool, and the mapping back to the
+        originals would be ambiguous.
+        """
+        taken = {} if taken is None else taken
+        original = token.lower()
+        surrogate = self._pick(NAME_POOL, "name", patient, original)
+        for attempt in range(len(NAME_POOL)):
+            candidate = self._pick(NAME_POOL, "name", patient, original, str(attempt))
+            surrogate = candidate if attempt else surrogate
+            key = surrogate.lower()
+            if key != original and taken.get(key, original) == original:
+                break
+        taken[surrogate.lower()] = original
         if token.isupper() and len(token) > 1:
             return surrogate.upper()
         return surrogate
 
-    def _person(self, original: str, patient: str) -> str | None:
+    def _person(
+        self, original: str, patient: str, taken: dict[str, str] | None = None
+    ) -> str | None:
         def replace(match: re.Match[str]) -> str:
             token = match.group(0)
             if token.lower().rstrip(".") in TITLES:
                 return token
             if len(token) == 1:
                 return self._pick(NAME_POOL, "initial", patient, token.lower())[0]
-            return self.name_token(token, patient)
+            return self.name_token(token, patient, taken)
 
         replaced = NAME_TOKEN.sub(replace, original)
         return replaced if replaced != original else None
