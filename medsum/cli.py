@@ -262,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     tokens = commands.add_parser("tokens", help="create, list or revoke API tokens")
     tokens.add_argument("action", choices=["create", "list", "revoke"])
     tokens.add_argument("--name", help="token name (create, revoke)")
-    tokens.add_argument("--role", default="clinician", help="clinician, integration, research or auditor")
+    tokens.add_argument(
+        "--role", default="clinician", help="clinician, integration, research or auditor"
+    )
     tokens.add_argument("--database", default="sqlite:///medsum.db", help="SQLAlchemy database URL")
     tokens.set_defaults(handler=cmd_tokens)
 
