@@ -23,7 +23,7 @@ SPACY_LABELS_IGNORED = [
 
 REPLACED_RECOGNIZERS = ("UrlRecognizer", "PhoneRecognizer")
 
-# Entities medsum asks Presidio for. spaCy's DATE_TIME label is left out on purpose: it tags
+# Entities medsum requests from Presidio. spaCy's DATE_TIME label is left out on purpose: it tags
 # durations and relative times ("two days", "last week"), which are clinical content, not PHI.
 ENTITIES = [
     "PERSON",

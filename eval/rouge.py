@@ -20,7 +20,7 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 class RougeSettings:
     """The scorer configuration; stored with results so they can be reproduced."""
 
-    # No stemming, as in the published ACI-Bench tables; scored this way, copying the first 60
+    # No stemming, as in the published ACI-Bench tables. Scored this way, copying the first 60
     # words of each MTS-Dialog test1 dialogue gives ROUGE-1 19.8 and ROUGE-L 15.5.
     use_stemmer: bool = False
     rouge_types: tuple[str, ...] = ROUGE_TYPES

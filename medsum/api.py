@@ -140,13 +140,13 @@ class Summarizer:
 
 
 def route_of(request: Request) -> str:
-    """The matched route's template (never the raw path, which may carry identifiers)."""
+    """Return the matched route's template, never the raw path, which may carry identifiers."""
     route = request.scope.get("route")
     return str(getattr(route, "path", "unrouted"))
 
 
 def describe_validation_error(error: dict[str, Any]) -> str:
-    """One validation problem as 'location: reason', without the rejected value or field name."""
+    """Format one validation problem as 'location: reason', without the value or field name."""
     location = [str(part) for part in error.get("loc", ())]
     if error.get("type") == "extra_forbidden":
         return f"{location[0] if location else 'body'}: unknown field (allowed: {ALLOWED_FIELDS})"
@@ -158,7 +158,7 @@ class _BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """ASGI middleware that answers 413 once a request body passes `limit` bytes.
+    """ASGI middleware that returns 413 once a request body passes `limit` bytes.
 
     It reads the whole body first, counting the bytes actually received, so a chunked body with
     no Content-Length is limited too, then replays it to the app. It also assigns the request id

@@ -9,8 +9,8 @@ outside the database. Two consequences: someone who can edit the database but no
 cannot recompute a valid chain after changing a record, and an auditor who reads the log cannot
 test guesses of a note's text against its hash. Each record's hash covers its fields and the
 previous record's hash, so an edited, deleted or reordered record breaks the chain. Removing
-records from the end leaves a valid shorter chain; `head()` returns the record count and last
-hash, which auditors store elsewhere and pass back to `verify()` to detect that.
+records from the end leaves a valid shorter chain. To detect that, `head()` returns the record
+count and last hash, which auditors store elsewhere and pass back to `verify()`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ CHAINED_FIELDS = (
 
 
 def derive_audit_key(hmac_key: bytes) -> bytes:
-    """The audit log's own key, derived so it differs from the pseudonym key."""
+    """Derive the audit log's own key, so that it differs from the pseudonym key."""
     return hmac.new(hmac_key, b"medsum-audit-log", hashlib.sha256).digest()
 
 
@@ -127,7 +127,7 @@ class AuditLog:
         return [{**row, "time": _time_text(row["time"]) + "Z"} for row in rows]
 
     def head(self) -> dict[str, Any]:
-        """The record count and the last record's hash, to store outside the database."""
+        """Return the record count and the last record's hash, to store outside the database."""
         with self.engine.connect() as connection:
             count = connection.execute(select(func.count()).select_from(audit_log)).scalar() or 0
             last = connection.execute(
