@@ -350,6 +350,16 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
 
         return dependency
 
+    def record_audit_call(request: Request, principal: Principal, action: str) -> None:
+        audit.append(
+            request_id=request_id_of(request),
+            principal=principal.name,
+            role=principal.role,
+            action=action,
+            outcome="ok",
+            status_code=200,
+        )
+
     Summarize = Annotated[Principal, Depends(require("summarize"))]
     Auditor = Annotated[Principal, Depends(require("audit"))]
 
@@ -410,28 +420,14 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
     ) -> dict[str, Any]:
         """List audit records, newest first."""
         records = audit.query(limit=limit, principal=principal_name, action=action, since=since)
-        audit.append(
-            request_id=request_id_of(request),
-            principal=principal.name,
-            role=principal.role,
-            action="audit.query",
-            outcome="ok",
-            status_code=200,
-        )
+        record_audit_call(request, principal, "audit.query")
         return {"records": records}
 
     @app.get("/v1/audit/head")
     def audit_head(principal: Auditor, request: Request) -> dict[str, Any]:
         """Record count and last hash; store them elsewhere to detect removed records later."""
         head = audit.head()
-        audit.append(
-            request_id=request_id_of(request),
-            principal=principal.name,
-            role=principal.role,
-            action="audit.head",
-            outcome="ok",
-            status_code=200,
-        )
+        record_audit_call(request, principal, "audit.head")
         return head
 
     @app.get("/v1/audit/verify")
@@ -448,14 +444,7 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
         if records is not None and last_hash is not None:
             expected = {"records": records, "last_hash": last_hash}
         problems = audit.verify(expected)
-        audit.append(
-            request_id=request_id_of(request),
-            principal=principal.name,
-            role=principal.role,
-            action="audit.verify",
-            outcome="ok",
-            status_code=200,
-        )
+        record_audit_call(request, principal, "audit.verify")
         return {"valid": not problems, "problems": problems}
 
     @app.get("/healthz")
