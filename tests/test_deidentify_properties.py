@@ -41,7 +41,7 @@ phones = st.tuples(st.integers(200, 989), st.integers(200, 999), st.integers(0, 
 templates = st.sampled_from(
     [
         "Doctor: Hello, I'm Dr. {family}.\nPatient: Hi, my name is {given} {family2}.",
-        "Seen by Dr. {family} on {date}. MRN {mrn}. Patient {given} {family2} reports a cough.",
+        "Seen by Dr. {family} on {date}. MRN {mrn}. Mr. {family2} reports a cough.",
         "Patient: It's {given} {family2}. Call me at {phone} or {email}.\nDoctor: Noted, {date}.",
         "Mrs. {family2} was admitted {date}, medical record number: {mrn}. Contact {phone}.",
     ]
@@ -49,7 +49,10 @@ templates = st.sampled_from(
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(template=templates, clinician=names, patient=names, day=dates, mrn=mrns, phone=phones)
 def test_planted_identifiers_never_survive(
