@@ -27,7 +27,7 @@ def lead_words(text: str, count: int = 60) -> str:
 def evaluate_variants(
     sources: list[Record],
     references: list[str],
-    variants: dict[str, list[Path]],
+    variants: dict[str, list[Path] | tuple[str, list[Path]]],
     output_dir: Path,
     *,
     base_model: str,
@@ -36,7 +36,10 @@ def evaluate_variants(
     max_source_tokens: int = 512,
     restore: Any = None,
 ) -> dict[str, Any]:
-    """Generate with each variant (a list of adapters on the base model) and score ROUGE.
+    """Generate with each variant and score ROUGE.
+
+    A variant is a list of adapters on `base_model`, or a (model, adapters) pair for a variant
+    with its own model folder (full or partial finetuning).
 
     `sources` are the de-identified inputs the model sees; `references` are the original
     summaries. `restore(index, text)` re-identifies an output before scoring, as the service
@@ -60,7 +63,8 @@ def evaluate_variants(
         lead = [restore(i, text) for i, text in enumerate(lead)]
     results["variants"]["lead_60_words"] = {"rouge": score_rouge(lead, references), "adapters": []}
 
-    for name, adapters in variants.items():
+    for name, variant in variants.items():
+        variant_base, adapters = variant if isinstance(variant, tuple) else (base_model, variant)
         predictions_path = output_dir / f"predictions-{name}.jsonl"
         started = time.perf_counter()
         if predictions_path.exists():
@@ -69,7 +73,7 @@ def evaluate_variants(
             stats = json.loads((output_dir / f"generation-{name}.json").read_text())
             logger.info("evaluate %s: reusing %d saved predictions", name, len(predictions))
         else:
-            model = load_model(base_model, adapters=adapters)
+            model = load_model(variant_base, adapters=adapters)
             predictions, stats = generate(model, tokenizer, prompts, generation)
             del model
             partial = predictions_path.with_suffix(".partial")
@@ -84,6 +88,7 @@ def evaluate_variants(
         scores = score_rouge(predictions, references, rouge)
         results["variants"][name] = {
             "rouge": scores,
+            "model": str(variant_base),
             "adapters": [str(a) for a in adapters],
             "generation": stats,
             "duration_s": round(time.perf_counter() - started, 1),

@@ -38,6 +38,9 @@ class DataSpec:
     offset: int = 0
     synthetic_count: int = 60
     columns: dict[str, str | None] | None = None
+    # Training text must pass through `medsum deidentify`. A hospital whose data was
+    # de-identified elsewhere sets this to true, which the run manifest records.
+    already_deidentified: bool = False
 
     def resolved_path(self) -> Path | None:
         if self.path is None:
@@ -102,6 +105,11 @@ def _data_spec(value: Any, name: str) -> DataSpec:
                 f"{name}.columns: unknown field(s) {unknown_columns}; "
                 f"valid fields: {sorted(COLUMN_NAMES)}"
             )
+    if value.get("already_deidentified") and name != "train_data":
+        raise ConfigError(
+            f"{name}: already_deidentified applies to train_data only; evaluation data is "
+            "de-identified by medsum so that outputs can be re-identified for scoring"
+        )
     return DataSpec(**value)
 
 

@@ -68,11 +68,29 @@ def stage_deidentify(config: PipelineConfig) -> dict[str, Any]:
         ("eval", config.eval_data, config.seed + 1),
     ):
         records = load_split(spec, seed)
-        report = deidentify_corpus(records, run_dir(config) / "deid" / split, deid)
+        if spec.already_deidentified:
+            report = copy_declared_deidentified(records, run_dir(config) / "deid" / split)
+        else:
+            report = deidentify_corpus(records, run_dir(config) / "deid" / split, deid)
         report["input"] = input_fingerprint(spec, records)
         (run_dir(config) / "deid" / split / "report.json").write_text(json.dumps(report, indent=2))
         reports[split] = report
     return reports
+
+
+def copy_declared_deidentified(records: list[Record], output_dir: Path) -> dict[str, Any]:
+    """Write records declared as already de-identified, unchanged, with a report that says so."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    partial = output_dir / "records.jsonl.partial"
+    with partial.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+    partial.replace(output_dir / "records.jsonl")
+    logger.warning(
+        "%d training records declared already de-identified; medsum did not check them",
+        len(records),
+    )
+    return {"records": len(records), "declared_already_deidentified": True}
 
 
 def stage_pretrain(config: PipelineConfig) -> dict[str, Any]:
@@ -133,19 +151,32 @@ def stage_evaluate(config: PipelineConfig) -> dict[str, Any]:
     options = dict(config.evaluate)
     max_source_tokens = int(options.pop("max_source_tokens", 512))
     generation = GenerationSettings(**options)
-    finetuned = [run_dir(config) / "finetune" / "adapter"]
-    if config.pretrain_enabled:
-        finetuned.insert(0, run_dir(config) / "pretrain" / "adapter")
     return evaluate_variants(
         sources,
         references,
-        {"base_zero_shot": [], "finetuned": finetuned},
+        {"base_zero_shot": [], "finetuned": finetuned_model(config)},
         run_dir(config) / "evaluate",
         base_model=config.base_model,
         generation=generation,
         max_source_tokens=max_source_tokens,
         restore=restore,
     )
+
+
+def finetuned_model(config: PipelineConfig) -> tuple[str, list[Path]]:
+    """The (model, adapters) pair that reproduces the finetuned weights of a run.
+
+    Full and partial finetuning save a whole model that already contains the merged pretraining
+    adapter. Adapter methods are applied in order on the base: first the pretraining adapter,
+    then the finetuning one, whether training merged or stacked them.
+    """
+    finetune_dir = run_dir(config) / "finetune"
+    if (finetune_dir / "model" / "config.json").is_file():
+        return str(finetune_dir / "model"), []
+    adapters = [finetune_dir / "adapter"]
+    if config.pretrain_enabled:
+        adapters.insert(0, run_dir(config) / "pretrain" / "adapter")
+    return config.base_model, adapters
 
 
 STAGES = {

@@ -16,6 +16,7 @@ import random
 import resource
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 
 from train.config import TrainConfig
+from train.methods import load_trainable_state, save_trained, trainable_state
 
 logger = logging.getLogger(__name__)
 IGNORE_INDEX = -100
@@ -101,10 +103,11 @@ def supervised_loss(
 def mean_loss(model: Any, examples: list[Example], pad_id: int, batch_size: int = 8) -> float:
     """Token-weighted mean cross-entropy over `examples` (perplexity is exp of this)."""
     model.eval()
+    device = next(model.parameters()).device
     total_loss = 0.0
     total_tokens = 0
     for batch in make_batches(examples, batch_size, seed=0):
-        tensors = collate(batch, pad_id)
+        tensors = {k: v.to(device) for k, v in collate(batch, pad_id).items()}
         loss, count = supervised_loss(model, tensors, bf16=False, reduction="sum")
         total_loss += float(loss)
         total_tokens += count
@@ -118,6 +121,28 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+class SupervisedLossModule(torch.nn.Module):
+    """Wraps a causal LM so that its forward returns (loss, supervised tokens).
+
+    DDP and FSDP hook into the forward of the module they wrap, so the loss has to be computed
+    inside a forward rather than by reaching into the model from outside.
+    """
+
+    def __init__(self, model: Any, bf16: bool) -> None:
+        super().__init__()
+        self.model = model
+        self.bf16 = bf16
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, int]:
+        tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        return supervised_loss(self.model, tensors, bf16=self.bf16)
+
+
+EvaluateFn = Callable[[Any], float]
+
+
 def train_loop(
     model: Any,
     examples: list[Example],
@@ -126,13 +151,29 @@ def train_loop(
     pad_id: int,
     *,
     stage: str,
+    evaluate: EvaluateFn | None = None,
+    tokenizer: Any = None,
 ) -> dict[str, Any]:
-    """Train the trainable parameters of `model` on `examples`; returns the stage's figures."""
+    """Train the trainable parameters of `model` on `examples`; returns the stage's figures.
+
+    Runs as one process on a CPU or GPU, or as one rank of an `accelerate launch`/`torchrun`
+    job (DDP or FSDP): each rank takes its own micro-batches from the same seeded schedule.
+    `evaluate(model)` returns a score where higher is better; it is called every
+    `config.eval_every` steps, the best weights are kept, and training stops early after
+    `config.early_stopping_patience` evaluations without improvement.
+    """
+    from accelerate import Accelerator, DistributedType
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    world = accelerator.num_processes
+    rank = accelerator.process_index
     torch.manual_seed(config.seed)
     batches_per_epoch = math.ceil(len(examples) / config.batch_size)
-    steps_per_epoch = max(1, batches_per_epoch // config.grad_accum)
+    steps_per_epoch = max(1, batches_per_epoch // (config.grad_accum * world))
     total_steps = config.max_steps or max(1, round(config.epochs * steps_per_epoch))
     warmup = max(1, int(config.warmup_ratio * total_steps))
+
+    wrapper = SupervisedLossModule(model, config.bf16_autocast)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         parameters, lr=config.learning_rate, weight_decay=config.weight_decay
@@ -140,87 +181,169 @@ def train_loop(
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _lr_factor(step, total_steps, warmup)
     )
+    wrapped, optimizer = accelerator.prepare(wrapper, optimizer)
 
     checkpoint = output_dir / "checkpoint"
     step = 0
+    tracker = _BestTracker(config.early_stopping_patience)
     if (checkpoint / "state.pt").exists():
-        state = torch.load(checkpoint / "state.pt", weights_only=False)
-        from peft import set_peft_model_state_dict
-
-        set_peft_model_state_dict(model, state["adapter"])
+        state = torch.load(checkpoint / "state.pt", weights_only=False, map_location="cpu")
+        load_trainable_state(model, state["trainable"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        tracker.load(state.get("best", {}))
         step = state["step"]
         logger.info("%s: resuming from checkpoint at step %d of %d", stage, step, total_steps)
 
     # One flat schedule of batches across epochs, each epoch shuffled with its own seed.
+    needed = total_steps * config.grad_accum * world
     schedule: list[list[Example]] = []
     epoch = 0
-    while len(schedule) < total_steps * config.grad_accum:
+    while len(schedule) < needed:
         schedule.extend(make_batches(examples, config.batch_size, seed=config.seed + epoch))
         epoch += 1
 
-    model.train()
+    wrapped.train()
     started = time.perf_counter()
     real_tokens = 0
     supervised_tokens = 0
     window_loss = 0.0
     window_count = 0
-    history = []
+    history: list[dict[str, Any]] = []
+    stopped_early = False
     while step < total_steps:
         optimizer.zero_grad(set_to_none=True)
         for micro in range(config.grad_accum):
-            tensors = collate(schedule[step * config.grad_accum + micro], pad_id)
-            loss, _ = supervised_loss(model, tensors, bf16=config.bf16_autocast)
-            (loss / config.grad_accum).backward()
+            batch = schedule[(step * config.grad_accum + micro) * world + rank]
+            tensors = {k: v.to(accelerator.device) for k, v in collate(batch, pad_id).items()}
+            loss, _ = wrapped(**tensors)
+            accelerator.backward(loss / config.grad_accum)
             window_loss += loss.item()
             window_count += 1
             real_tokens += int(tensors["attention_mask"].sum())
             supervised_tokens += int((tensors["labels"] != IGNORE_INDEX).sum())
-        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        accelerator.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
         scheduler.step()
         step += 1
 
-        if step % config.log_every == 0 or step == total_steps:
+        if step == 1 or step % config.log_every == 0 or step == total_steps:
             elapsed = time.perf_counter() - started
             entry = {
                 "step": step,
                 "loss": round(window_loss / window_count, 4),
                 "lr": scheduler.get_last_lr()[0],
-                "tokens_per_s": round(real_tokens / elapsed, 1),
+                "tokens_per_s": round(real_tokens * world / elapsed, 1),
                 "elapsed_s": round(elapsed, 1),
             }
             history.append(entry)
-            logger.info("%s step %d/%d %s", stage, step, total_steps, json.dumps(entry))
+            if accelerator.is_main_process:
+                logger.info("%s step %d/%d %s", stage, step, total_steps, json.dumps(entry))
             window_loss, window_count = 0.0, 0
+        if evaluate is not None and config.eval_every and step % config.eval_every == 0:
+            # Every rank evaluates the same sample, so all reach the same stopping decision.
+            score = evaluate(model)
+            wrapped.train()
+            improved = tracker.update(score, step, model)
+            history.append({"step": step, "eval_score": round(score, 4), "improved": improved})
+            logger.info("%s step %d validation score %.4f", stage, step, score)
+            if tracker.should_stop():
+                logger.info(
+                    "%s: no improvement for %d evaluations; stopping at step %d, best step %d",
+                    stage,
+                    tracker.evaluations_without_improvement,
+                    step,
+                    tracker.best_step,
+                )
+                stopped_early = True
+                break
         if step % config.checkpoint_every == 0 and step < total_steps:
-            _save_checkpoint(model, optimizer, scheduler, step, checkpoint)
+            if accelerator.is_main_process:
+                _save_checkpoint(model, optimizer, scheduler, step, checkpoint, tracker)
+            accelerator.wait_for_everyone()
 
     elapsed = time.perf_counter() - started
-    model.save_pretrained(output_dir / "adapter")
-    shutil.rmtree(checkpoint, ignore_errors=True)
-    (output_dir / "history.json").write_text(json.dumps(history, indent=1))
+    if tracker.best_state is not None and tracker.best_step != step:
+        logger.info("%s: restoring the weights of step %d", stage, tracker.best_step)
+        load_trainable_state(model, tracker.best_state)
+    saved_to = None
+    full_state = None
+    if accelerator.distributed_type == DistributedType.FSDP:
+        # FSDP shards the parameters; gathering the full state dict is a collective call.
+        gathered = accelerator.get_state_dict(wrapped)
+        full_state = {name.removeprefix("model."): value for name, value in gathered.items()}
+    if accelerator.is_main_process:
+        # Full and partial finetuning save a whole model folder, which needs the tokenizer.
+        saved_to = save_trained(model, config, output_dir, tokenizer, state_dict=full_state)
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        (output_dir / "history.json").write_text(json.dumps(history, indent=1))
+    accelerator.wait_for_everyone()
+    losses = [entry["loss"] for entry in history if "loss" in entry]
     return {
-        "steps": total_steps,
+        "steps": step,
+        "planned_steps": total_steps,
+        "processes": world,
+        "stopped_early": stopped_early,
+        "best_step": tracker.best_step,
+        "best_eval_score": tracker.best_score,
         "train_seconds": round(elapsed, 1),
-        "tokens_seen_this_run": real_tokens,
-        "supervised_tokens_this_run": supervised_tokens,
-        "tokens_per_s": round(real_tokens / elapsed, 1) if elapsed else 0.0,
-        "final_loss": history[-1]["loss"] if history else None,
+        "tokens_seen_this_run": real_tokens * world,
+        "supervised_tokens_this_run": supervised_tokens * world,
+        "tokens_per_s": round(real_tokens * world / elapsed, 1) if elapsed else 0.0,
+        "final_loss": losses[-1] if losses else None,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "saved_to": str(saved_to) if saved_to else None,
     }
 
 
-def _save_checkpoint(model: Any, optimizer: Any, scheduler: Any, step: int, path: Path) -> None:
-    from peft import get_peft_model_state_dict
+class _BestTracker:
+    """Best validation score so far, its step and weights, and evaluations since it improved."""
 
+    def __init__(self, patience: int | None) -> None:
+        self.patience = patience
+        self.best_score: float | None = None
+        self.best_step: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.evaluations_without_improvement = 0
+
+    def update(self, score: float, step: int, model: Any) -> bool:
+        if self.best_score is None or score > self.best_score:
+            self.best_score = score
+            self.best_step = step
+            self.best_state = trainable_state(model)
+            self.evaluations_without_improvement = 0
+            return True
+        self.evaluations_without_improvement += 1
+        return False
+
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.evaluations_without_improvement >= self.patience
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "score": self.best_score,
+            "step": self.best_step,
+            "weights": self.best_state,
+            "without_improvement": self.evaluations_without_improvement,
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.best_score = state.get("score")
+        self.best_step = state.get("step")
+        self.best_state = state.get("weights")
+        self.evaluations_without_improvement = state.get("without_improvement", 0)
+
+
+def _save_checkpoint(
+    model: Any, optimizer: Any, scheduler: Any, step: int, path: Path, tracker: _BestTracker
+) -> None:
     path.mkdir(parents=True, exist_ok=True)
     state = {
-        "adapter": get_peft_model_state_dict(model),
+        "trainable": trainable_state(model),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "step": step,
+        "best": tracker.to_state(),
     }
     torch.save(state, path / "state.pt.partial")
     (path / "state.pt.partial").replace(path / "state.pt")

@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medsum.models import load_model, load_tokenizer
+from medsum.models import load_tokenizer
 from medsum.records import Record
 from train.config import TrainConfig
 from train.loop import Example, mean_loss, peak_rss_mb, train_loop
+from train.methods import ADAPTER_METHODS, lora_config, parameter_counts, prepare_model
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +42,31 @@ def documents(records: list[Record]) -> list[str]:
 
 
 def apply_lora(model: Any, config: TrainConfig) -> Any:
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.target_modules,
-        task_type="CAUSAL_LM",
-    )
-    return get_peft_model(model, lora)
+    return get_peft_model(model, lora_config(config))
 
 
-def parameter_counts(model: Any) -> dict[str, int]:
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    return {"trainable_parameters": trainable, "total_parameters": total}
+def general_blocks(config: TrainConfig, tokenizer: Any, domain_blocks: int) -> list[Example]:
+    """Blocks of general text making up `general_fraction` of the mixed training set."""
+    if not config.general_text or config.general_fraction <= 0:
+        return []
+    path = Path(config.general_text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"cannot read general_text {path} ({type(error).__name__}); "
+            "it must be a readable UTF-8 text file"
+        ) from None
+    paragraphs = [part.strip() for part in text.split("\n\n") if part.strip()]
+    if not paragraphs:
+        raise ValueError(f"general_text {path} has no text; remove the option or fill the file")
+    blocks = document_blocks(tokenizer, paragraphs, config.max_seq_len)
+    wanted = round(domain_blocks * config.general_fraction / (1 - config.general_fraction))
+    random.Random(config.seed).shuffle(blocks)
+    # Repeat the general blocks when the file is shorter than the share asks for.
+    return [blocks[i % len(blocks)] for i in range(wanted)]
 
 
 def run_pretrain(
@@ -74,6 +84,8 @@ def run_pretrain(
     train = document_blocks(tokenizer, texts[heldout_count:], config.max_seq_len)
     if not train:
         raise ValueError("no training text left after the held-out split; add more records")
+    domain_count = len(train)
+    train += general_blocks(config, tokenizer, domain_count)
     logger.info(
         "pretrain data: %d train blocks, %d held-out blocks (%.1fs)",
         len(train),
@@ -81,16 +93,22 @@ def run_pretrain(
         time.perf_counter() - started,
     )
 
-    model = load_model(base_model)
-    loss_before = mean_loss(model, heldout, tokenizer.pad_token_id) if heldout else float("nan")
-    model = apply_lora(model, config)
+    if config.method not in ADAPTER_METHODS:
+        raise ValueError(
+            f"domain-adaptive pretraining trains an adapter (method lora or qlora), "
+            f"not {config.method!r}; set pretrain.method to lora"
+        )
+    model = prepare_model(base_model, config)
+    # A fresh LoRA adapter starts with B = 0, so this is the base model's held-out loss.
+    loss_before = mean_loss(model, heldout, tokenizer.pad_token_id) if heldout else math.nan
     counts = parameter_counts(model)
     figures = train_loop(model, train, config, output_dir, tokenizer.pad_token_id, stage="pretrain")
     loss_after = mean_loss(model, heldout, tokenizer.pad_token_id) if heldout else float("nan")
 
     metrics = {
         "stage": "pretrain",
-        "train_blocks": len(train),
+        "train_blocks": domain_count,
+        "general_blocks": len(train) - domain_count,
         "heldout_blocks": len(heldout),
         "heldout_documents": heldout_count,
         "block_tokens": config.max_seq_len,
