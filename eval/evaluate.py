@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from eval.rouge import RougeSettings, score_rouge
+from eval.rouge import RougeSettings, per_example_f1, score_rouge
 from medsum.generation import GenerationSettings, generate
 from medsum.models import load_model, load_tokenizer
 from medsum.prompts import build_prompt
@@ -86,6 +86,9 @@ def evaluate_variants(
         if restore is not None:
             predictions = [restore(i, text) for i, text in enumerate(predictions)]
         scores = score_rouge(predictions, references, rouge)
+        # Per-example F1 (numbers only) lets two runs be compared with a paired bootstrap.
+        per_example = per_example_f1(predictions, references, rouge)
+        (output_dir / f"per-example-{name}.json").write_text(json.dumps(per_example))
         results["variants"][name] = {
             "rouge": scores,
             "model": str(variant_base),

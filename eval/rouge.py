@@ -63,6 +63,20 @@ def bootstrap_interval(
     return (low, high)
 
 
+def paired_bootstrap_difference(
+    first: list[float], second: list[float], *, samples: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Mean of first - second over paired examples, with a 95% percentile bootstrap interval."""
+    if len(first) != len(second) or not first:
+        raise ValueError("paired bootstrap needs two non-empty score lists of equal length")
+    differences = [a - b for a, b in zip(first, second, strict=True)]
+    low, high = bootstrap_interval(differences, samples=samples, seed=seed)
+    return {
+        "mean_difference": round(sum(differences) / len(differences), 2),
+        "ci95": [round(low, 2), round(high, 2)],
+    }
+
+
 def score_rouge(
     predictions: list[str], references: list[str], settings: RougeSettings = RougeSettings()
 ) -> dict[str, Any]:

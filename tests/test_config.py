@@ -57,3 +57,20 @@ def test_shipped_config_loads() -> None:
     config = load_config(Path(__file__).parent.parent / "configs" / "mts-dialog.yaml")
     assert config.eval_data.limit == 100
     assert config.finetune["lora_r"] == 16
+
+
+PIPELINE_CONFIGS = [
+    path
+    for path in sorted(Path(__file__).parent.parent.glob("configs/*.yaml"))
+    if path.name != "deid-policy.yaml"  # a de-identification policy, not a pipeline
+]
+
+
+@pytest.mark.parametrize("path", PIPELINE_CONFIGS, ids=lambda path: path.name)
+def test_shipped_configs_are_valid(path: Path) -> None:
+    from train.config import TrainConfig
+
+    config = load_config(path)
+    TrainConfig.from_dict(config.pretrain)
+    TrainConfig.from_dict(config.finetune)
+    assert config.train_data.source != "synthetic"

@@ -90,8 +90,9 @@ def rouge_l_validator(
     def validate(model: Any) -> float:
         model.eval()
         predictions, _ = generate(model, tokenizer, prompts, settings)
+        # per_example_f1 reports F1 x 100; the validation score is on a 0-1 scale.
         values = per_example_f1(predictions, references)["rougeL"]
-        return sum(values) / len(values)
+        return sum(values) / len(values) / 100
 
     return validate
 
@@ -154,5 +155,7 @@ def run_finetune(
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "config": config.to_dict(),
     }
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    # Under DDP/FSDP every rank returns figures; only the rank that saved the model writes.
+    if figures["saved_to"]:
+        (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

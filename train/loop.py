@@ -121,6 +121,10 @@ def _lr_factor(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+# (model, batch tensors, bf16=...) -> (mean loss, supervised count); causal-LM loss by default.
+LossFn = Callable[..., tuple[torch.Tensor, int]]
+
+
 class SupervisedLossModule(torch.nn.Module):
     """Wraps a causal LM so that its forward returns (loss, supervised tokens).
 
@@ -128,16 +132,17 @@ class SupervisedLossModule(torch.nn.Module):
     inside a forward rather than by reaching into the model from outside.
     """
 
-    def __init__(self, model: Any, bf16: bool) -> None:
+    def __init__(self, model: Any, bf16: bool, loss_fn: LossFn | None = None) -> None:
         super().__init__()
         self.model = model
         self.bf16 = bf16
+        self.loss_fn = loss_fn or supervised_loss
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, int]:
         tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
-        return supervised_loss(self.model, tensors, bf16=self.bf16)
+        return self.loss_fn(self.model, tensors, bf16=self.bf16)
 
 
 EvaluateFn = Callable[[Any], float]
@@ -153,6 +158,7 @@ def train_loop(
     stage: str,
     evaluate: EvaluateFn | None = None,
     tokenizer: Any = None,
+    loss_fn: LossFn | None = None,
 ) -> dict[str, Any]:
     """Train the trainable parameters of `model` on `examples`; returns the stage's figures.
 
@@ -173,7 +179,7 @@ def train_loop(
     total_steps = config.max_steps or max(1, round(config.epochs * steps_per_epoch))
     warmup = max(1, int(config.warmup_ratio * total_steps))
 
-    wrapper = SupervisedLossModule(model, config.bf16_autocast)
+    wrapper = SupervisedLossModule(model, config.bf16_autocast, loss_fn)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         parameters, lr=config.learning_rate, weight_decay=config.weight_decay
