@@ -6,16 +6,20 @@ Output layout (all paths under `output_dir`):
   because its free-form fields may hold identifiers.
 - `trace.jsonl`: per record, the span decisions (type, recognizer, score, offsets), no text.
 - `vault.sqlite`: the encrypted surrogate-to-original mappings, keyed by record pseudonym.
-- `report.json`: counts per entity type, records processed and durations. No text.
+- `report.json`: counts per entity type, records processed, durations and the policy. No text.
+- `policy.json`: the transformation policy (source, SHA-256, actions), written before the first
+  record.
 
 Records are appended one at a time, so a run that is interrupted resumes after the last record
-written.
+written. A resumed run must use the policy recorded in `policy.json`; otherwise it raises
+`ResumeError` instead of appending records transformed under another policy.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,12 +28,18 @@ from typing import Any
 from tqdm import tqdm
 
 from deidentify.deidentifier import Deidentifier
+from deidentify.policy import Policy
 from deidentify.vault import Vault
 from medsum.records import Record
 
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "report.json"
+POLICY_STATE_NAME = "policy.json"
+
+
+class ResumeError(ValueError):
+    """Raised when an output directory contains records written under another policy."""
 
 
 def _done_ids(path: Path) -> set[str]:
@@ -53,6 +63,38 @@ def _truncate_torn_tail(path: Path) -> None:
         path.write_bytes(b"".join(lines[:-1]))
 
 
+def check_resume_policy(output_dir: Path, policy: Policy) -> None:
+    """Raise ResumeError unless `output_dir` is new or was started under an equivalent policy.
+
+    Reads only, so a caller can check before the slow analyzer set-up.
+    """
+    state_path = output_dir / POLICY_STATE_NAME
+    if not state_path.exists():
+        if _done_ids(output_dir / "records.jsonl"):
+            raise ResumeError(
+                f"{output_dir} contains de-identified records but no {POLICY_STATE_NAME}, so the "
+                "policy they were written under is unknown; write to a new output directory"
+            )
+        return
+    try:
+        stored = json.loads(state_path.read_text(encoding="utf-8"))
+        stored_hash, stored_source = stored["sha256"], stored["source"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise ResumeError(
+            f"{state_path} is not a valid policy record; restore it from the original run, or "
+            "write to a new output directory"
+        ) from None
+    current_hash = policy.fingerprint()
+    if stored_hash != current_hash:
+        raise ResumeError(
+            f"{output_dir} contains records de-identified under policy {stored_hash[:12]} "
+            f"({stored_source}), but this run uses policy {current_hash[:12]} "
+            f"({policy.source}); resuming would mix the outputs of two policies. Rerun with "
+            f"the policy recorded in {state_path}, or write to a new output directory to apply "
+            "this policy to every record"
+        )
+
+
 def record_key(deid: Deidentifier, record: Record) -> str:
     """Keyed pseudonym of a record id, used to name vault entries and resume state."""
     return deid.surrogates.record_key(record.id)
@@ -63,16 +105,26 @@ def deidentify_corpus(
     output_dir: Path,
     deid: Deidentifier,
     *,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
-    """De-identify `records` into `output_dir`; returns the report (counts, durations)."""
+    """De-identify `records` into `output_dir`; returns the report (counts, durations, policy).
+
+    `progress` shows a progress bar on stderr; None shows it only when stderr is a terminal.
+    Raises ResumeError when `output_dir` contains records written under another policy.
+    """
     started = time.perf_counter()
+    if progress is None:
+        progress = sys.stderr.isatty()
     output_dir.mkdir(parents=True, exist_ok=True)
     records_path = output_dir / "records.jsonl"
     trace_path = output_dir / "trace.jsonl"
     for path in (records_path, trace_path):
         _truncate_torn_tail(path)
     done = _done_ids(records_path)
+    check_resume_policy(output_dir, deid.policy)
+    state_path = output_dir / POLICY_STATE_NAME
+    if not state_path.exists():
+        state_path.write_text(json.dumps(deid.policy.describe(), indent=2) + "\n", encoding="utf-8")
     vault = Vault(output_dir / "vault.sqlite", deid.keys)
     pending = [r for r in records if record_key(deid, r) not in done]
     logger.info(
@@ -134,6 +186,7 @@ def deidentify_corpus(
         "entity_counts": dict(sorted(counts.items())),
         "threshold": deid.threshold,
         "entities": deid.entities,
+        "policy": deid.policy.describe(),
         "duration_s": round(time.perf_counter() - started, 2),
     }
     (output_dir / MANIFEST_NAME).write_text(json.dumps(report, indent=2))

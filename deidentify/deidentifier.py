@@ -12,7 +12,10 @@ from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
+from deidentify.policy import Action, Policy
 from deidentify.surrogates import NAME_TOKEN, TITLES, SurrogateGenerator
+from deidentify.transform import transform
+from deidentify.zipcode import is_zip_code
 from medsum.keys import KeyStore
 
 # Recall first: a missed identifier is a privacy incident, an extra redaction costs a few words.
@@ -107,12 +110,14 @@ def _resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]
 def _is_allowed(entity_type: str, fragment: str) -> bool:
     if entity_type not in ("PERSON", "LOCATION"):
         return False
+    if entity_type == "LOCATION" and is_zip_code(fragment):
+        return False  # a ZIP code has no name tokens but is PHI; the policy generalizes it
     tokens = [t.lower() for t in NAME_TOKEN.findall(fragment)]
     return not tokens or all(t in ALLOW_TERMS or t in TITLES or t in STOP_WORDS for t in tokens)
 
 
 class Deidentifier:
-    """Presidio detection plus keyed, per-patient surrogates."""
+    """Presidio detection plus keyed, per-patient replacements chosen by a `Policy`."""
 
     def __init__(
         self,
@@ -121,18 +126,29 @@ class Deidentifier:
         *,
         threshold: float = DEFAULT_THRESHOLD,
         entities: list[str] | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.keys = keys
         self.threshold = threshold
         self.entities = entities or list(ENTITIES)
+        self.policy = policy or Policy()
         self.surrogates = SurrogateGenerator(keys.hmac_key)
 
     @classmethod
     def create(
-        cls, keys: KeyStore | None = None, *, spacy_model: str = DEFAULT_SPACY_MODEL, **options: Any
+        cls,
+        keys: KeyStore | None = None,
+        *,
+        spacy_model: str = DEFAULT_SPACY_MODEL,
+        policy: Policy | str | Path | None = None,
+        **options: Any,
     ) -> Deidentifier:
-        return cls(build_analyzer(spacy_model), keys or KeyStore.open(), **options)
+        """Build the analyzer and a de-identifier; `policy` may be a policy YAML file path."""
+        # The policy file is read before spaCy loads, so a bad file fails in a fraction of a second.
+        if isinstance(policy, str | Path):
+            policy = Policy.load(Path(policy))
+        return cls(build_analyzer(spacy_model), keys or KeyStore.open(), policy=policy, **options)
 
     def pseudonym(self, patient_id: str | None) -> str:
         return self.surrogates.pseudonym(patient_id or "")
@@ -193,7 +209,7 @@ class Deidentifier:
         return sorted(spans + extra, key=lambda span: span.start)
 
     def deidentify(self, text: str, patient_id: str | None = None) -> DeidResult:
-        """Replace every detected span with its surrogate for this patient."""
+        """Replace every detected span by the policy action for its entity type."""
         patient = self.pseudonym(patient_id)
         spans = self.detect(text)
         pieces: list[str] = []
@@ -203,15 +219,18 @@ class Deidentifier:
         cursor = 0
         for span in spans:
             original = text[span.start : span.end]
-            replacement = self.surrogates.surrogate(span.entity_type, original, patient, taken)
+            action = self.policy.action_for(span.entity_type)
+            replacement = transform(
+                action, self.surrogates, span.entity_type, original, patient, taken
+            )
             pieces.append(text[cursor : span.start])
-            pieces.append(replacement)
+            pieces.append(replacement.text)
             cursor = span.end
-            # "90+" stands for every age over 89, so it cannot be mapped back to one value.
-            if replacement != original and not replacement.startswith("[") and replacement != "90+":
-                _add_mapping(mapping, ambiguous, replacement, original)
-                if span.entity_type == "PERSON":
-                    self._map_name_tokens(original, replacement, mapping, ambiguous)
+            if replacement.reversible:
+                _add_mapping(mapping, ambiguous, replacement.text, original)
+                # Surrogates replace a name token by token; a pseudonym replaces the span.
+                if span.entity_type == "PERSON" and action is Action.SURROGATE:
+                    self._map_name_tokens(original, replacement.text, mapping, ambiguous)
         pieces.append(text[cursor:])
         return DeidResult(text="".join(pieces), spans=spans, mapping=mapping, patient=patient)
 

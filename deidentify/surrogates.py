@@ -4,8 +4,9 @@ Every surrogate is a deterministic function of (HMAC key, patient pseudonym, ent
 normalized original), so the same patient gets the same replacement in every note without any
 stored state. Names are replaced token by token ("John Smith" and "Mr. Smith" share the surrogate
 for "Smith"). Dates move by a per-patient shift, which preserves the intervals between that
-patient's dates. When a value cannot be transformed safely (an unparseable date, an unknown
-entity type) the surrogate is a redaction tag, never the original.
+patient's dates. ZIP codes keep only what HIPAA Safe Harbor allows (see `zipcode.py`). When a
+value cannot be transformed safely (an unparseable date, an unknown entity type, a name pool with
+no free surrogate left) the surrogate is a redaction tag, never the original.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+
+from deidentify.zipcode import is_zip_code, safe_harbor_zip
 
 NAME_POOL = [
     "Avery", "Blake", "Carter", "Dana", "Ellis", "Finley", "Harper", "Jordan", "Kendall", "Logan",
@@ -58,10 +62,61 @@ REDACTION_TAGS = {
 }
 NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 TITLES = {"mr", "mrs", "ms", "miss", "dr", "doctor", "prof", "sir", "madam"}
+# Entity types whose values are identifiers made of digits: surrogates and pseudonyms depend on
+# the digits only, so "MRN 4417283" and "mrn: 4417283" are the same value.
+DIGIT_ENTITIES = {"PHONE_NUMBER", "MEDICAL_RECORD_NUMBER", "US_SSN", "CREDIT_CARD"}
+# Hex characters in a keyed pseudonym token: 24 bits, so two values of one patient share a token
+# with probability about 1 in 16 million, and the vault drops a shared token from the mapping.
+PSEUDONYM_HEX_CHARS = 6
 
 
 def redaction_tag(entity_type: str) -> str:
     return REDACTION_TAGS.get(entity_type, f"[{entity_type}]")
+
+
+def pseudonym_label(entity_type: str) -> str:
+    """Label inside a pseudonym token: the redaction tag's name ("NAME"), else the entity type."""
+    tag = redaction_tag(entity_type)
+    return tag[1:-1] if tag.startswith("[") and tag.endswith("]") else entity_type
+
+
+def normalize_value(entity_type: str, original: str) -> str:
+    """Canonical form of a PHI value, so spelling variants of one value share a pseudonym.
+
+    Names drop titles and case ("Mr. SMITH" -> "smith"), digit identifiers and ZIP codes keep
+    their digits, parseable dates become ISO dates, and anything else is case-folded with its
+    whitespace collapsed.
+    """
+    if entity_type == "PERSON":
+        tokens = [t.casefold() for t in NAME_TOKEN.findall(original) if t.lower() not in TITLES]
+        if tokens:
+            return " ".join(tokens)
+    if entity_type in DIGIT_ENTITIES or (entity_type == "LOCATION" and is_zip_code(original)):
+        digits = re.sub(r"\D", "", original)
+        if digits:
+            return digits
+    if entity_type == "DATE":
+        parsed = _parse_date(original)
+        if parsed is not None:
+            value, output_format = parsed
+            return value.strftime("%Y-%m-%d" if _has_year(output_format) else "--%m-%d")
+    return " ".join(original.casefold().split())
+
+
+def _parse_date(original: str) -> tuple[datetime, str] | None:
+    """Parse a date in one of DATE_FORMATS; returns the value and its output format."""
+    text = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", original.strip().replace(" of ", " "))
+    for parse_format, output_format in DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text, parse_format)
+        except ValueError:
+            continue
+        return parsed, output_format
+    return None
+
+
+def _has_year(date_format: str) -> bool:
+    return "%Y" in date_format or "%y" in date_format
 
 
 class SurrogateGenerator:
@@ -94,6 +149,17 @@ class SurrogateGenerator:
             else value - MAX_DATE_SHIFT_DAYS + 1
         )
 
+    def pseudonym_token(self, entity_type: str, original: str, patient: str) -> str:
+        """Keyed token for a PHI value, such as "[NAME-3F9A2C]".
+
+        The token is an HMAC of the patient pseudonym, the entity type and the normalized value,
+        so it is stable for one patient across notes, differs between patients, and cannot be
+        recomputed from the value without the key.
+        """
+        value = normalize_value(entity_type, original)
+        digest = self._digest("pseudonym", patient, entity_type, value).hex()
+        return f"[{pseudonym_label(entity_type)}-{digest[:PSEUDONYM_HEX_CHARS].upper()}]"
+
     def surrogate(
         self, entity_type: str, original: str, patient: str, taken: dict[str, str] | None = None
     ) -> str:
@@ -120,49 +186,95 @@ class SurrogateGenerator:
     def _pick(self, pool: list[str], *parts: str) -> str:
         return pool[self._number(*parts) % len(pool)]
 
-    def name_token(self, token: str, patient: str, taken: dict[str, str] | None = None) -> str:
+    def name_token(
+        self, token: str, patient: str, taken: dict[str, str] | None = None
+    ) -> str | None:
         """Surrogate for one name token, distinct from surrogates already `taken` by others.
 
         `taken` maps surrogate -> original (lower case) within one text. Without it, two names
         of one patient could draw the same surrogate from the pool, and the mapping back to the
-        originals would be ambiguous.
+        originals would be ambiguous. Returns None when the pool has run out, which means that
+        every pool name is the token itself or taken by another name in the text. The caller
+        then redacts the name.
         """
         taken = {} if taken is None else taken
         original = token.lower()
-        surrogate = self._pick(NAME_POOL, "name", patient, original)
-        for attempt in range(len(NAME_POOL)):
-            candidate = self._pick(NAME_POOL, "name", patient, original, str(attempt))
-            surrogate = candidate if attempt else surrogate
-            key = surrogate.lower()
-            if key != original and taken.get(key, original) == original:
-                break
+        surrogate = next(
+            (
+                candidate
+                for candidate in self._name_candidates(patient, original)
+                if candidate.lower() != original
+                and taken.get(candidate.lower(), original) == original
+            ),
+            None,
+        )
+        if surrogate is None:
+            return None
         taken[surrogate.lower()] = original
         if token.isupper() and len(token) > 1:
             return surrogate.upper()
         return surrogate
 
+    def _name_candidates(self, patient: str, original: str) -> Iterator[str]:
+        """Keyed draws from NAME_POOL, then every pool name from a keyed starting point.
+
+        The draws alone could miss a free name by chance; the scan makes "no candidate" mean
+        that the pool has really run out.
+        """
+        yield self._pick(NAME_POOL, "name", patient, original)
+        for attempt in range(1, len(NAME_POOL)):
+            yield self._pick(NAME_POOL, "name", patient, original, str(attempt))
+        start = self._number("name-scan", patient, original) % len(NAME_POOL)
+        for offset in range(len(NAME_POOL)):
+            yield NAME_POOL[(start + offset) % len(NAME_POOL)]
+
+    def _initial(self, token: str, patient: str) -> str:
+        """Surrogate initial, never the original letter."""
+        letter = self._pick(NAME_POOL, "initial", patient, token.lower())[0]
+        if letter.lower() == token.lower():
+            others = sorted({name[0] for name in NAME_POOL} - {token.upper()})
+            letter = others[self._number("initial-other", patient, token.lower()) % len(others)]
+        return letter
+
     def _person(
         self, original: str, patient: str, taken: dict[str, str] | None = None
     ) -> str | None:
+        pool_ran_out = False
+
         def replace(match: re.Match[str]) -> str:
+            nonlocal pool_ran_out
             token = match.group(0)
             if token.lower().rstrip(".") in TITLES:
                 return token
             if len(token) == 1:
-                return self._pick(NAME_POOL, "initial", patient, token.lower())[0]
-            return self.name_token(token, patient, taken)
+                return self._initial(token, patient)
+            surrogate = self.name_token(token, patient, taken)
+            if surrogate is None:
+                pool_ran_out = True
+                return token
+            return surrogate
 
         replaced = NAME_TOKEN.sub(replace, original)
-        return replaced if replaced != original else None
+        return None if pool_ran_out or replaced == original else replaced
 
     def _location(self, original: str, patient: str) -> str:
+        if is_zip_code(original):
+            return safe_harbor_zip(original)
         surrogate = self._pick(CITY_POOL, "location", patient, original.lower())
         return surrogate.upper() if original.isupper() else surrogate
 
     def _digits(self, original: str, patient: str) -> str:
-        stream = self._digest("digits", patient, re.sub(r"\D", "", original)).hex()
-        digits = iter(str(int(stream, 16)))
+        digits = self._digit_stream(patient, re.sub(r"\D", "", original))
         return re.sub(r"\d", lambda _: next(digits), original)
+
+    def _digit_stream(self, patient: str, value: str) -> Iterator[str]:
+        """Keyed decimal digits without end; one HMAC gives about 77 of them."""
+        parts = ["digits", patient, value]
+        block = 0
+        while True:
+            yield from str(int(self._digest(*parts).hex(), 16))
+            block += 1
+            parts = ["digits", patient, value, str(block)]
 
     def _email(self, original: str, patient: str) -> str:
         local = self._pick(NAME_POOL, "email", patient, original.lower()).lower()
@@ -175,16 +287,12 @@ class SurrogateGenerator:
             return None
 
     def _date(self, original: str, patient: str) -> str | None:
-        text = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", original.strip().replace(" of ", " "))
-        for parse_format, output_format in DATE_FORMATS:
-            try:
-                parsed = datetime.strptime(text, parse_format)
-            except ValueError:
-                continue
-            has_year = "%Y" in parse_format or "%y" in parse_format
-            # A date with no year is shifted within a leap year so that Feb 29 stays valid.
-            anchor = parsed if has_year else parsed.replace(year=2000)
-            shifted: date = anchor + timedelta(days=self.date_shift_days(patient))
-            result = shifted.strftime(output_format)
-            return result.upper() if original.isupper() else result
-        return None
+        parsed = _parse_date(original)
+        if parsed is None:
+            return None
+        value, output_format = parsed
+        # A date with no year is shifted within a leap year so that Feb 29 stays valid.
+        anchor = value if _has_year(output_format) else value.replace(year=2000)
+        shifted: date = anchor + timedelta(days=self.date_shift_days(patient))
+        result = shifted.strftime(output_format)
+        return result.upper() if original.isupper() else result

@@ -12,6 +12,9 @@ from typing import Any
 
 logger = logging.getLogger("medsum")
 
+INPUT_FORMATS = ["csv", "jsonl", "mts-dialog", "aci-bench", "physionet-deid"]
+FORMATS_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl"}
+
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
@@ -31,6 +34,8 @@ def _config_from(args: argparse.Namespace) -> Any:
     config = load_config(Path(args.config) if args.config else None)
     if getattr(args, "run_dir", None):
         config.run_dir = args.run_dir
+    if getattr(args, "policy", None):
+        config.deidentify["policy"] = args.policy
     return config
 
 
@@ -55,25 +60,48 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _input_format(args: argparse.Namespace) -> str:
+    """Return --format, or the format that the extension of --input names."""
+    if args.format:
+        return str(args.format)
+    suffix = Path(args.input).suffix.lower()
+    if suffix in FORMATS_BY_SUFFIX:
+        return FORMATS_BY_SUFFIX[suffix]
+    raise SystemExit(
+        f"medsum deidentify: cannot infer the format of {args.input} from its extension "
+        f"{suffix or '(none)'}; name a .csv or .jsonl file, or pass --format with one of "
+        f"{', '.join(INPUT_FORMATS)}"
+    )
+
+
 def cmd_deidentify(args: argparse.Namespace) -> int:
     if args.input is None:
         return cmd_stage(args)
     from deidentify import Deidentifier
-    from deidentify.corpus import deidentify_corpus
+    from deidentify.corpus import check_resume_policy, deidentify_corpus
+    from deidentify.policy import Policy
     from medsum.records import load_records
 
     if args.output is None:
         raise SystemExit("medsum deidentify: --output is required with --input")
-    if args.format == "physionet-deid":
+    input_format = _input_format(args)
+    # The policy and the input are checked before spaCy loads, which takes several seconds.
+    policy = Policy.load(Path(args.policy)) if args.policy else None
+    # The bar goes to stderr, and only to a terminal, so piped stdout stays plain JSON.
+    progress = not args.no_progress and sys.stderr.isatty()
+    if input_format == "physionet-deid":
         from deidentify.physionet import deidentify_notes, read_notes
 
         notes = read_notes(Path(args.input))
-        detections = deidentify_notes(notes, Path(args.output), Deidentifier.create())
+        deid = Deidentifier.create(policy=policy)
+        detections = deidentify_notes(notes, Path(args.output), deid, progress=progress)
         count = sum(len(spans) for spans in detections.values())
         print(json.dumps({"notes": len(notes), "detected_spans": count}))
         return 0
-    records = load_records(args.format, Path(args.input))
-    report = deidentify_corpus(records, Path(args.output), Deidentifier.create())
+    records = load_records(input_format, Path(args.input))
+    check_resume_policy(Path(args.output), policy or Policy())
+    deid = Deidentifier.create(policy=policy)
+    report = deidentify_corpus(records, Path(args.output), deid, progress=progress)
     print(json.dumps(report, indent=2))
     return 0
 
@@ -86,36 +114,6 @@ def cmd_score_deid(args: argparse.Namespace) -> int:
     if args.phrases:
         result["recall_by_type"] = recall_by_type(read_typed_gold(Path(args.phrases)), detected)
     print(json.dumps(result, indent=2))
-    return 0
-
-
-def _train_options(pairs: list[str]) -> dict[str, Any]:
-    """Parse repeated `--set key=value` options; values are read as YAML scalars."""
-    import yaml
-
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise SystemExit(f"--set expects key=value (e.g. max_steps=50), got {pair!r}")
-        options[key.strip()] = yaml.safe_load(value)
-    return options
-
-
-def cmd_classify(args: argparse.Namespace) -> int:
-    from deidentify.corpus import load_deidentified
-    from train.classify import run_section_classification
-    from train.config import TrainConfig
-
-    options = {"max_source_tokens": 256, "max_seq_len": 512, **_train_options(args.set)}
-    metrics = run_section_classification(
-        load_deidentified(Path(args.train_records)),
-        load_deidentified(Path(args.test_records)),
-        Path(args.output),
-        TrainConfig.from_dict(options),
-        args.base_model,
-    )
-    print(json.dumps({k: metrics[k] for k in ("test", "majority_class_baseline")}, indent=2))
     return 0
 
 
@@ -234,12 +232,22 @@ def build_parser() -> argparse.ArgumentParser:
     deid.add_argument("--input", help="a single input file to de-identify instead of the config")
     deid.add_argument(
         "--format",
-        default="jsonl",
-        choices=["csv", "jsonl", "mts-dialog", "aci-bench", "physionet-deid"],
+        choices=INPUT_FORMATS,
         help="layout of --input (csv/jsonl use columns id, text, summary, patient_id; "
-        "physionet-deid reads id.text and writes detections.phi beside the notes)",
+        "physionet-deid reads id.text and writes detections.phi beside the notes); "
+        "default: from the extension of --input (.csv or .jsonl)",
     )
     deid.add_argument("--output", help="output directory for --input")
+    deid.add_argument(
+        "--policy",
+        help="transformation policy YAML file (see configs/deid-policy.yaml); overrides "
+        "deidentify.policy of --config; default: surrogates for every entity type",
+    )
+    deid.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="hide the progress bar of --input runs (shown on stderr, and only on a terminal)",
+    )
     deid.set_defaults(handler=cmd_deidentify)
 
     for name, text in (
@@ -260,24 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--phrases", help="id-phi.phrase with gold types, for recall per type")
     score.set_defaults(handler=cmd_score_deid)
-
-    classify = commands.add_parser(
-        "classify",
-        help="train a section classifier (MTS-Dialog section codes) and score it",
-    )
-    classify.add_argument(
-        "--train-records", required=True, help="de-identified corpus folder to train on"
-    )
-    classify.add_argument(
-        "--test-records", required=True, help="de-identified corpus folder to score"
-    )
-    classify.add_argument("--output", required=True, help="output folder (adapter, metrics.json)")
-    classify.add_argument("--base-model", default="smollm2-135m-instruct", help="base model")
-    classify.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="training option, e.g. --set max_steps=100 (see train/config.py)",
-    )  # fmt: skip
-    classify.set_defaults(handler=cmd_classify)
 
     bench = commands.add_parser("bench", help="measure throughput and write JSON + markdown")
     bench.add_argument("target", choices=["train"], help="what to measure")

@@ -74,7 +74,7 @@ class PipelineConfig:
 SECTIONS = set(PipelineConfig.__dataclass_fields__)
 # Options each stage section accepts; training sections are checked by train.TrainConfig.
 STAGE_OPTIONS = {
-    "deidentify": {"threshold", "spacy_model", "entities"},
+    "deidentify": {"threshold", "spacy_model", "entities", "policy"},
     "evaluate": {
         "max_new_tokens", "batch_size", "no_repeat_ngram_size", "repetition_penalty",
         "max_source_tokens",
@@ -147,4 +147,12 @@ def load_config(path: Path | None) -> PipelineConfig:
                 f"{path}: unknown option(s) {unknown_options} in {section!r}; "
                 f"valid options: {sorted(allowed or ())}"
             )
+    policy = values["deidentify"].get("policy")
+    if policy is not None and not (isinstance(policy, str) and policy.strip()):
+        # The file itself is read and validated by deidentify.policy when the stage runs.
+        received = "an empty string" if isinstance(policy, str) else f"a {type(policy).__name__}"
+        raise ConfigError(
+            f"{path}: deidentify.policy must be the path of a policy YAML file such as "
+            f"configs/deid-policy.yaml, got {received}"
+        )
     return PipelineConfig(**values)
