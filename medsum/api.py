@@ -145,6 +145,21 @@ def route_of(request: Request) -> str:
     return str(getattr(route, "path", "unrouted"))
 
 
+# Audit action per route, the same name whether the call succeeded or was rejected.
+ACTIONS = {
+    "/v1/summaries": "summarize",
+    "/v1/audit": "audit.query",
+    "/v1/audit/head": "audit.head",
+    "/v1/audit/verify": "audit.verify",
+}
+
+
+def action_of(request: Request) -> str:
+    """Return the audit action of the request's route, or its route template if it has none."""
+    route = route_of(request)
+    return ACTIONS.get(route, route)
+
+
 def describe_validation_error(error: dict[str, Any]) -> str:
     """Format one validation problem as 'location: reason', without the value or field name."""
     location = [str(part) for part in error.get("loc", ())]
@@ -282,15 +297,19 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
             request_id=request_id_of(request),
             principal=principal.name if principal else "unauthenticated",
             role=principal.role if principal else None,
-            action=route_of(request),
+            action=action_of(request),
             outcome="rejected_invalid",
             status_code=422,
         )
+        if route_of(request) == "/v1/summaries":
+            hint = (
+                "Send a JSON object with a non-empty 'text' string and optional "
+                "'patient_id', 'task', 'section'."
+            )
+        else:
+            hint = "Check the query parameters against the API table in the README."
         return _problem(
-            422,
-            "invalid request: " + "; ".join(problems) + ". Send a JSON object with a non-empty "
-            "'text' string and optional 'patient_id', 'task', 'section'.",
-            request_id_of(request),
+            422, "invalid request: " + "; ".join(problems) + ". " + hint, request_id_of(request)
         )
 
     @app.exception_handler(HTTPException)
@@ -305,7 +324,7 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
             request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> Principal:
-            action = route_of(request)
+            action = action_of(request)
             if credentials is None:
                 audit.append(
                     request_id=request_id_of(request),

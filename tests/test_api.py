@@ -281,3 +281,19 @@ def test_no_phi_in_logs_audit_or_errors(service, caplog) -> None:  # type: ignor
     for response in responses[2:]:
         for value in PHI_VALUES:
             assert value not in response.text, "PHI value in an error response"
+
+
+def test_denied_call_uses_same_action_name(service) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, url = service
+    client.post("/v1/summaries", json={"text": "Patient reports a cough."})
+    client.get("/v1/audit", headers=auth(tokens["clinician"]))
+    denied = [row for row in audit_rows(url) if row["outcome"].startswith("denied")]
+    assert [row["action"] for row in denied] == ["summarize", "audit.query"]
+
+
+def test_bad_audit_query_hint(service) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _ = service
+    response = client.get("/v1/audit?limit=abc", headers=auth(tokens["auditor"]))
+    assert response.status_code == 422
+    assert "query parameters" in response.json()["detail"]
+    assert "'text' string" not in response.json()["detail"]
