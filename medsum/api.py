@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -50,6 +50,8 @@ class ServiceSettings:
     base_model: str = DEFAULT_BASE_MODEL
     max_new_tokens: int = 200
     max_source_tokens: int = 512
+    # Custom tasks (name -> instruction) from the pipeline config the model was trained with.
+    tasks: dict[str, str] = field(default_factory=dict)
 
 
 class SummaryRequest(BaseModel):
@@ -61,10 +63,21 @@ class SummaryRequest(BaseModel):
     patient_id: str | None = Field(
         default=None, max_length=256, description="Keeps surrogates consistent per patient"
     )
-    task: Literal["section", "note", "summary"] = "summary"
+    task: str = Field(
+        default="summary", max_length=32, description="section, note, summary or a custom task"
+    )
     section: str | None = Field(
         default=None, max_length=32, description="MTS-Dialog section code for task=section"
     )
+
+    @field_validator("task")
+    @classmethod
+    def known_task(cls, value: str) -> str:
+        from medsum.prompts import known_tasks
+
+        if value not in known_tasks():
+            raise ValueError(f"unknown task; expected one of {', '.join(known_tasks())}")
+        return value
 
     @field_validator("section")
     @classmethod
@@ -244,6 +257,9 @@ def _problem(status: int, message: str, request_id: str) -> JSONResponse:
 
 def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) -> FastAPI:
     """Assemble the app: database, token store, audit log and the loaded model."""
+    from medsum.prompts import register_tasks
+
+    register_tasks(settings.tasks)
     engine = open_database(settings.database_url)
     tokens = TokenStore(engine)
     audit = AuditLog(engine, derive_audit_key(KeyStore.open().hmac_key))

@@ -147,11 +147,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from medsum.api import ServiceSettings, create_app
 
+    tasks = _config_from(args).tasks if args.config else {}
     settings = ServiceSettings(
         database_url=args.database,
         adapters=[Path(a) for a in args.adapter],
         base_model=args.base_model,
         max_new_tokens=args.max_new_tokens,
+        tasks=tasks,
     )
     # uvicorn's access log prints raw paths and query strings, which may carry identifiers;
     # medsum logs one line per request with the route template instead.
@@ -294,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-new-tokens", type=int, default=200, help="generation limit per summary"
+    )
+    serve.add_argument(
+        "--config", help="pipeline YAML whose `tasks` section defines custom tasks to accept"
     )
     serve.set_defaults(handler=cmd_serve)
 

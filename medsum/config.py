@@ -66,6 +66,8 @@ class PipelineConfig:
     finetune: dict[str, Any] = field(default_factory=dict)
     evaluate: dict[str, Any] = field(default_factory=dict)
     pretrain_enabled: bool = True
+    # A hospital's own tasks: name -> instruction, usable in a `task` column and by the service.
+    tasks: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,6 +135,17 @@ def load_config(path: Path | None) -> PipelineConfig:
             f"{path}: unknown section(s) {unknown}; valid sections: {sorted(SECTIONS)}"
         )
     values = dict(raw)
+    if values.get("tasks") is not None:
+        if not isinstance(values["tasks"], dict):
+            raise ConfigError(f"{path}: tasks must map task names to instruction sentences")
+        from medsum.prompts import register_tasks
+
+        try:
+            register_tasks(values["tasks"])
+        except ValueError as error:
+            raise ConfigError(f"{path}: {error}") from None
+    else:
+        values["tasks"] = {}
     values["train_data"] = _data_spec(values.get("train_data"), "train_data")
     values["eval_data"] = _data_spec(values.get("eval_data", {"synthetic_count": 8}), "eval_data")
     for section in ("deidentify", "pretrain", "finetune", "evaluate"):

@@ -6,9 +6,10 @@ asked in the words it was trained on.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from medsum.records import TASK_NOTE, TASK_SECTION, TASK_SUMMARY
+from medsum.records import TASK_NOTE, TASK_SECTION, TASK_SUMMARY, TASKS
 
 SYSTEM_PROMPT = "You are a clinical documentation assistant. Write concise, factual notes."
 
@@ -37,8 +38,35 @@ SECTION_NAMES = {
 }
 
 
+# A hospital's own tasks, task name -> instruction, from the `tasks` section of a pipeline
+# config (registered by each stage and by the service at start-up).
+CUSTOM_TASKS: dict[str, str] = {}
+TASK_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def register_tasks(tasks: dict[str, str]) -> None:
+    """Add custom tasks; names are lower-case identifiers and may not replace a built-in task."""
+    for name, text in tasks.items():
+        if not isinstance(name, str) or not TASK_NAME.match(name):
+            raise ValueError(
+                f"task name {name!r} is invalid; use 1-32 lower-case letters, digits or _, "
+                "starting with a letter"
+            )
+        if name in TASKS:
+            raise ValueError(f"task {name!r} is built in; choose another name")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"task {name!r} needs a non-empty instruction string")
+        CUSTOM_TASKS[name] = text.strip()
+
+
+def known_tasks() -> tuple[str, ...]:
+    return (*TASKS, *sorted(CUSTOM_TASKS))
+
+
 def instruction(task: str, section: str | None = None) -> str:
     """Return the instruction sentence for a task (and MTS-Dialog section code)."""
+    if task in CUSTOM_TASKS:
+        return CUSTOM_TASKS[task]
     if task == TASK_SECTION:
         name = SECTION_NAMES.get(section or "", (section or "summary").lower())
         return (
@@ -49,7 +77,7 @@ def instruction(task: str, section: str | None = None) -> str:
         return "Write the full clinical visit note for this doctor-patient encounter."
     if task == TASK_SUMMARY:
         return "Summarize this clinical text for a clinician."
-    raise ValueError(f"unknown task {task!r}")
+    raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(known_tasks())}")
 
 
 def chat_messages(task: str, source: str, section: str | None = None) -> list[dict[str, Any]]:

@@ -106,9 +106,14 @@ def _build_record(
             return None
         return str(row[column])
 
+    from medsum.prompts import known_tasks
+
     task = optional(mapping.task) or default_task
-    if task not in TASKS:
-        raise RecordFormatError(f"{where}: unknown task value; expected one of {TASKS}")
+    if task not in known_tasks():
+        raise RecordFormatError(
+            f"{where}: unknown task value; expected one of {known_tasks()} "
+            "(define your own under `tasks:` in the pipeline config)"
+        )
     known = {mapping.id, mapping.text, mapping.summary, mapping.patient_id, mapping.section}
     meta = {key: value for key, value in row.items() if key not in known}
     if row[mapping.id] in (None, ""):

@@ -189,7 +189,10 @@ STAGES = {
 
 
 def run_stage(name: str, config: PipelineConfig) -> dict[str, Any]:
+    from medsum.prompts import register_tasks
+
     function, _ = STAGES[name]
+    register_tasks(config.tasks)
     started = time.perf_counter()
     logger.info("stage %s started", name)
     result = function(config)
