@@ -149,7 +149,6 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
-    rows = []
     for name, method, pretrain in variant_names(args.only):
         target = args.runs / name
         if not (target / "evaluate" / "metrics.json").exists():
@@ -161,7 +160,12 @@ def main() -> int:
                 check=True,
             )
             logger.info("%s finished in %.0fs", name, time.perf_counter() - started)
-        rows.append(collect(target, name, method, pretrain))
+        # The table covers every finished method, including those of earlier invocations.
+        rows = [
+            collect(args.runs / done, done, done_method, done_pretrain)
+            for done, done_method, done_pretrain in variant_names(None)
+            if (args.runs / done / "evaluate" / "metrics.json").exists()
+        ]
         write(args, rows)
     return 0
 

@@ -13,6 +13,7 @@ from train.loop import (
     NoSupervisedTokensError,
     collate,
     mean_loss,
+    pack_documents,
     train_loop,
 )
 from train.pretrain import apply_lora, document_blocks
@@ -191,8 +192,54 @@ def test_bench_batches_per_mode() -> None:
     assert all(len(e.input_ids) == 8 for batch in padded for e in batch)
     packed = build_batches("packed", rows, seq_len=8, batch_size=2, steps=1, pad_id=0)
     assert [len(e.input_ids) for e in packed[0]] == [8, 8]
-    assert all(label != IGNORE_INDEX for e in packed[0] for label in e.labels)
+    assert [e.segments for e in packed[0]] == [[5, 3], [8]]
+    cross = build_batches("packed_cross", rows, seq_len=8, batch_size=2, steps=1, pad_id=0)
+    assert all(e.segments is None for e in cross[0])
+    assert all(label != IGNORE_INDEX for e in cross[0] for label in e.labels)
     grouped = build_batches("grouped", rows, seq_len=8, batch_size=2, steps=3, pad_id=0)
     assert len(grouped) == 3
     with pytest.raises(ValueError, match="unknown mode"):
         build_batches("sorted", rows, seq_len=8, batch_size=2, steps=1, pad_id=0)
+
+
+def test_packing_fills_rows_and_keeps_documents_apart() -> None:
+    documents = [[1, 2, 3], [4, 5, 6, 7, 8], [9, 10]]
+    rows = pack_documents(documents, block=4)
+    assert [row.input_ids for row in rows] == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10]]
+    assert [row.segments for row in rows] == [[3, 1], [4], [2]]
+    # A segment's first token is never a target: it would be predicted from another document.
+    assert rows[0].labels == [IGNORE_INDEX, 2, 3, IGNORE_INDEX]
+    assert rows[1].labels == [IGNORE_INDEX, 6, 7, 8]
+
+
+def test_packed_logits_equal_separate_documents(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    tiny_model.eval()
+    first, second = [5, 17, 300, 42, 8], [900, 12, 77]
+    rows = pack_documents([first, second], block=8)
+    tensors = collate(rows, pad_id=0)
+    with torch.no_grad():
+        packed = tiny_model(
+            input_ids=tensors["input_ids"],
+            attention_mask=tensors["attention_mask"],
+            position_ids=tensors["position_ids"],
+        ).logits[0]
+        alone_first = tiny_model(torch.tensor([first])).logits[0]
+        alone_second = tiny_model(torch.tensor([second])).logits[0]
+    torch.testing.assert_close(packed[:5], alone_first, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(packed[5:], alone_second, atol=1e-5, rtol=1e-4)
+
+
+def test_packed_batch_trains(tiny_model, tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    documents = [[10 + i, 20 + i, 30 + i, 40 + i, 2] for i in range(12)]
+    rows = pack_documents(documents, block=16)
+    config = TrainConfig(
+        max_steps=6, batch_size=2, grad_accum=1, learning_rate=5e-3, checkpoint_every=100,
+    )  # fmt: skip
+    model = apply_lora(tiny_model, config)
+    before = mean_loss(model, rows, tokenizer.pad_token_id)
+    figures = train_loop(model, rows, config, tmp_path, tokenizer.pad_token_id, stage="packed")
+    assert mean_loss(model, rows, tokenizer.pad_token_id) < before
+    # 60 tokens in rows of 16, 16, 16 and 12: two batches per epoch, so 6 steps are 3 epochs,
+    # and every counted token is a real one (no padding in full packed rows).
+    assert [len(row.input_ids) for row in rows] == [16, 16, 16, 12]
+    assert figures["tokens_seen_this_run"] == 3 * 60

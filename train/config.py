@@ -44,6 +44,9 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 50
     seed: int = 0
+    # Domain-adaptive pretraining: pack documents end to end into full blocks, with attention
+    # and position ids kept within each document; false gives one document per block instead.
+    packing: bool = True
     heldout_fraction: float = 0.05
     max_heldout_blocks: int = 64
     # Generation-based validation during finetuning: every `eval_every` optimizer steps, generate

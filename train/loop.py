@@ -36,8 +36,59 @@ class NoSupervisedTokensError(RuntimeError):
 
 @dataclass
 class Example:
+    """Token ids and labels (-100: no loss). `segments` are the lengths of the documents packed
+    into this row, in order; a row with segments attends only within each document."""
+
     input_ids: list[int]
     labels: list[int]
+    segments: list[int] | None = None
+
+
+def pack_documents(documents: list[list[int]], block: int) -> list[Example]:
+    """Pack token lists end to end into rows of `block` tokens, keeping documents apart.
+
+    A document longer than the space left in a row continues in the next row. Each row records
+    its document segments, so `collate` builds a block-diagonal causal mask and restarts the
+    position ids per document: no token attends to, or is predicted from, another document.
+    Only the last row can be shorter than `block`.
+    """
+    rows: list[Example] = []
+    ids: list[int] = []
+    labels: list[int] = []
+    segments: list[int] = []
+    for document in documents:
+        position = 0
+        while position < len(document):
+            take = min(block - len(ids), len(document) - position)
+            piece = document[position : position + take]
+            # The first token of a segment is never a target: the previous token is another
+            # document (or the row start).
+            labels.extend([IGNORE_INDEX, *piece[1:]])
+            ids.extend(piece)
+            segments.append(take)
+            position += take
+            if len(ids) == block:
+                rows.append(Example(ids, labels, segments))
+                ids, labels, segments = [], [], []
+    if len(ids) > 1:
+        rows.append(Example(ids, labels, segments))
+    return rows
+
+
+def _segment_tensors(example: Example, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Block-diagonal causal mask (width x width, bool) and per-document position ids."""
+    segment_ids = torch.full((width,), -1, dtype=torch.long)
+    positions = torch.zeros(width, dtype=torch.long)
+    start = 0
+    for index, length in enumerate(example.segments or [len(example.input_ids)]):
+        segment_ids[start : start + length] = index
+        positions[start : start + length] = torch.arange(length)
+        start += length
+    same = segment_ids[:, None] == segment_ids[None, :]
+    mask = torch.tril(torch.ones(width, width, dtype=torch.bool)) & same
+    # Padding positions attend to themselves only, so no attention row is empty.
+    mask |= torch.eye(width, dtype=torch.bool)
+    return mask, positions
 
 
 def peak_rss_mb() -> float:
@@ -67,6 +118,16 @@ def collate(batch: list[Example], pad_id: int) -> dict[str, torch.Tensor]:
         input_ids[row, :length] = torch.tensor(example.input_ids)
         labels[row, :length] = torch.tensor(example.labels)
         attention[row, :length] = 1
+    if any(example.segments for example in batch):
+        masks, positions = zip(*(_segment_tensors(e, width) for e in batch), strict=True)
+        if not bool((labels != IGNORE_INDEX).any()):
+            raise NoSupervisedTokensError("a packed training batch has no supervised token")
+        return {
+            "input_ids": input_ids,
+            "labels": labels,
+            "attention_mask": torch.stack(masks)[:, None],
+            "position_ids": torch.stack(positions),
+        }
     if not bool((labels != IGNORE_INDEX).any()):
         raise NoSupervisedTokensError(
             "a training batch has no supervised token; every target was truncated away. "
@@ -89,7 +150,9 @@ def supervised_loss(
     device_type = tensors["input_ids"].device.type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
         hidden = causal_lm.model(
-            input_ids=tensors["input_ids"], attention_mask=tensors["attention_mask"]
+            input_ids=tensors["input_ids"],
+            attention_mask=tensors["attention_mask"],
+            position_ids=tensors.get("position_ids"),
         ).last_hidden_state
         targets = tensors["labels"][:, 1:]
         selected = targets != IGNORE_INDEX
@@ -139,9 +202,15 @@ class SupervisedLossModule(torch.nn.Module):
         self.loss_fn = loss_fn or supervised_loss
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        labels: torch.Tensor,
+        position_ids: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, int]:
         tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        if position_ids is not None:
+            tensors["position_ids"] = position_ids
         return self.loss_fn(self.model, tensors, bf16=self.bf16)
 
 
@@ -222,11 +291,11 @@ def train_loop(
         for micro in range(config.grad_accum):
             batch = schedule[(step * config.grad_accum + micro) * world + rank]
             tensors = {k: v.to(accelerator.device) for k, v in collate(batch, pad_id).items()}
+            real_tokens += sum(len(example.input_ids) for example in batch)
             loss, _ = wrapped(**tensors)
             accelerator.backward(loss / config.grad_accum)
             window_loss += loss.item()
             window_count += 1
-            real_tokens += int(tensors["attention_mask"].sum())
             supervised_tokens += int((tensors["labels"] != IGNORE_INDEX).sum())
         accelerator.clip_grad_norm_(parameters, 1.0)
         optimizer.step()

@@ -1,8 +1,10 @@
 """Domain-adaptive pretraining: causal-LM training with LoRA on de-identified clinical text.
 
-Each document is tokenized, ended with the EOS token and cut into blocks of `max_seq_len` tokens.
-A block never holds tokens of two documents, so no token attends across a document boundary; the
-price is a short last block per document, which length-grouped batching keeps cheap.
+Each document is tokenized and ended with the EOS token. With `packing` (the default) documents
+are packed end to end into full blocks of `max_seq_len` tokens, and a block-diagonal attention
+mask with per-document position ids keeps them apart: no token attends across a document
+boundary, and no block is padded. Without packing each block holds one document, and the short
+last block of each document is padded (length-grouped batching keeps that cheap).
 """
 
 from __future__ import annotations
@@ -18,17 +20,24 @@ from typing import Any
 from medsum.models import load_tokenizer
 from medsum.records import Record
 from train.config import TrainConfig
-from train.loop import Example, mean_loss, peak_rss_mb, train_loop
+from train.loop import Example, mean_loss, pack_documents, peak_rss_mb, train_loop
 from train.methods import ADAPTER_METHODS, lora_config, parameter_counts, prepare_model
 
 logger = logging.getLogger(__name__)
 
 
+def tokenize_documents(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    """Token ids of each document, ended with the EOS token."""
+    return [
+        tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        for text in texts
+    ]
+
+
 def document_blocks(tokenizer: Any, texts: list[str], block: int) -> list[Example]:
     """Cut each document into blocks of at most `block` tokens, one document per block."""
     examples = []
-    for text in texts:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    for ids in tokenize_documents(tokenizer, texts):
         for start in range(0, len(ids), block):
             chunk = ids[start : start + block]
             if len(chunk) > 1:
@@ -62,7 +71,10 @@ def general_blocks(config: TrainConfig, tokenizer: Any, domain_blocks: int) -> l
     paragraphs = [part.strip() for part in text.split("\n\n") if part.strip()]
     if not paragraphs:
         raise ValueError(f"general_text {path} has no text; remove the option or fill the file")
-    blocks = document_blocks(tokenizer, paragraphs, config.max_seq_len)
+    if config.packing:
+        blocks = pack_documents(tokenize_documents(tokenizer, paragraphs), config.max_seq_len)
+    else:
+        blocks = document_blocks(tokenizer, paragraphs, config.max_seq_len)
     wanted = round(domain_blocks * config.general_fraction / (1 - config.general_fraction))
     random.Random(config.seed).shuffle(blocks)
     # Repeat the general blocks when the file is shorter than the share asks for.
@@ -81,7 +93,12 @@ def run_pretrain(
     heldout_count = max(1, int(len(texts) * config.heldout_fraction)) if len(texts) > 1 else 0
     heldout = document_blocks(tokenizer, texts[:heldout_count], config.max_seq_len)
     heldout = heldout[: config.max_heldout_blocks]
-    train = document_blocks(tokenizer, texts[heldout_count:], config.max_seq_len)
+    if config.packing:
+        train = pack_documents(
+            tokenize_documents(tokenizer, texts[heldout_count:]), config.max_seq_len
+        )
+    else:
+        train = document_blocks(tokenizer, texts[heldout_count:], config.max_seq_len)
     if not train:
         raise ValueError("no training text left after the held-out split; add more records")
     domain_count = len(train)
@@ -112,6 +129,7 @@ def run_pretrain(
         "heldout_blocks": len(heldout),
         "heldout_documents": heldout_count,
         "block_tokens": config.max_seq_len,
+        "packing": config.packing,
         "cross_document_attention": False,
         "perplexity_before": round(math.exp(loss_before), 3),
         "perplexity_after": round(math.exp(loss_after), 3),
