@@ -55,8 +55,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
     from medsum.stages import run_stage
 
     result = run_stage(args.command, _config_from(args))
-    summary = {k: v for k, v in result.items() if not isinstance(v, dict | list)}
-    print(json.dumps(summary, indent=2, default=str))
+    # Stage results hold counts, settings and scores, never record text.
+    print(json.dumps(result, indent=2, default=str))
     return 0
 
 
@@ -170,7 +170,7 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     store = TokenStore(open_database(args.database))
     if args.action == "create":
         if args.role not in ROLES:
-            raise SystemExit(f"unknown role {args.role!r}; expected one of {sorted(ROLES)}")
+            raise ValueError(f"unknown role {args.role!r}; expected one of {sorted(ROLES)}")
         token = store.create(args.name, args.role)
         print(token)  # shown once; only its hash is stored
     elif args.action == "list":

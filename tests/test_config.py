@@ -74,3 +74,12 @@ def test_shipped_configs_are_valid(path: Path) -> None:
     TrainConfig.from_dict(config.pretrain)
     TrainConfig.from_dict(config.finetune)
     assert config.train_data.source != "synthetic"
+
+
+def test_directory_or_binary_config_is_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    binary = tmp_path / "c.yaml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(binary)
