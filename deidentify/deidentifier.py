@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,14 +209,23 @@ class Deidentifier:
         ]
         return sorted(spans + extra, key=lambda span: span.start)
 
-    def deidentify(self, text: str, patient_id: str | None = None) -> DeidResult:
-        """Replace every detected span by the policy action for its entity type."""
+    def deidentify(
+        self, text: str, patient_id: str | None = None, *, known_names: Sequence[str] = ()
+    ) -> DeidResult:
+        """Replace every detected span by the policy action for its entity type.
+
+        `known_names` are the patient's names from structured fields, such as the parts of a
+        FHIR HumanName. Their tokens are replaced wherever they occur, even where no recognizer
+        fires, and get the surrogates that `replace_values` gives the same names.
+        """
         patient = self.pseudonym(patient_id)
-        spans = self.detect(text)
+        spans = _mark_known_names(text, self.detect(text), known_names)
         pieces: list[str] = []
         mapping: dict[str, str] = {}
         ambiguous: set[str] = set()
         taken: dict[str, str] = {}
+        for name in known_names:
+            self._replace_value("PERSON", name, patient, taken, {}, set())
         cursor = 0
         for span in spans:
             original = text[span.start : span.end]
@@ -234,6 +244,49 @@ class Deidentifier:
         pieces.append(text[cursor:])
         return DeidResult(text="".join(pieces), spans=spans, mapping=mapping, patient=patient)
 
+    def replace_values(
+        self,
+        entity_type: str,
+        values: Sequence[str],
+        patient_id: str | None = None,
+        *,
+        known_names: Sequence[str] = (),
+    ) -> tuple[list[str], dict[str, str]]:
+        """Replace structured field values with the policy action for their entity type.
+
+        Returns the replacements, in the order of `values`, and their surrogate-to-original
+        mapping. `known_names` are drawn first, in order, as `deidentify` draws them, so a
+        name field gets the same surrogate as that name in the patient's notes.
+        """
+        patient = self.pseudonym(patient_id)
+        taken: dict[str, str] = {}
+        for name in known_names:
+            self._replace_value("PERSON", name, patient, taken, {}, set())
+        mapping: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        replacements = [
+            self._replace_value(entity_type, value, patient, taken, mapping, ambiguous)
+            for value in values
+        ]
+        return replacements, mapping
+
+    def _replace_value(
+        self,
+        entity_type: str,
+        original: str,
+        patient: str,
+        taken: dict[str, str],
+        mapping: dict[str, str],
+        ambiguous: set[str],
+    ) -> str:
+        action = self.policy.action_for(entity_type)
+        replacement = transform(action, self.surrogates, entity_type, original, patient, taken)
+        if replacement.reversible:
+            _add_mapping(mapping, ambiguous, replacement.text, original)
+            if entity_type == "PERSON" and action is Action.SURROGATE:
+                self._map_name_tokens(original, replacement.text, mapping, ambiguous)
+        return replacement.text
+
     @staticmethod
     def _map_name_tokens(
         original: str, replacement: str, mapping: dict[str, str], ambiguous: set[str]
@@ -245,6 +298,43 @@ class Deidentifier:
         for source, surrogate in zip(originals, replacements, strict=True):
             if source != surrogate and len(surrogate) > 1:
                 _add_mapping(mapping, ambiguous, surrogate, source)
+
+
+def _mark_known_names(text: str, spans: list[Span], names: Sequence[str]) -> list[Span]:
+    """Add a PERSON span for each mention of a known name token that no span covers yet.
+
+    Tokens that are also common words or clinical terms ("May", "Will") match only with the
+    capitals of the structured field. A LOCATION span that is exactly a known name token
+    becomes PERSON, so it gets the name's surrogate.
+    """
+    tokens = {
+        token
+        for name in names
+        for token in NAME_TOKEN.findall(name)
+        if len(token) > 1 and token.lower() not in TITLES
+    }
+    common = {token for token in tokens if token.lower() in ALLOW_TERMS | STOP_WORDS}
+    patterns = [
+        re.compile(
+            r"(?<!\w)(?:"
+            + "|".join(sorted(map(re.escape, group), key=len, reverse=True))
+            + r")(?!\w)",
+            flags,
+        )
+        for group, flags in ((tokens - common, re.IGNORECASE), (common, 0))
+        if group
+    ]
+    found = sorted({(m.start(), m.end()) for pattern in patterns for m in pattern.finditer(text)})
+    marked = list(spans)
+    for start, end in found:
+        same = [i for i, span in enumerate(marked) if (span.start, span.end) == (start, end)]
+        if same:
+            span = marked[same[0]]
+            if span.entity_type == "LOCATION":
+                marked[same[0]] = Span(start, end, "PERSON", span.score, "StructuredName")
+        elif all(end <= span.start or start >= span.end for span in marked):
+            marked.append(Span(start, end, "PERSON", 1.0, "StructuredName"))
+    return sorted(marked, key=lambda span: span.start)
 
 
 def _add_mapping(

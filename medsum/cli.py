@@ -12,7 +12,7 @@ from typing import Any
 
 logger = logging.getLogger("medsum")
 
-INPUT_FORMATS = ["csv", "jsonl", "mts-dialog", "aci-bench", "physionet-deid"]
+INPUT_FORMATS = ["csv", "jsonl", "mts-dialog", "aci-bench", "physionet-deid", "fhir"]
 FORMATS_BY_SUFFIX = {".csv": "csv", ".jsonl": "jsonl"}
 
 
@@ -97,6 +97,14 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
         detections = deidentify_notes(notes, Path(args.output), deid, progress=progress)
         count = sum(len(spans) for spans in detections.values())
         print(json.dumps({"notes": len(notes), "detected_spans": count}))
+        return 0
+    if input_format == "fhir":
+        from deidentify.fhir import deidentify_fhir_file, read_fhir_file
+
+        # Invalid JSON fails here, before spaCy loads.
+        read_fhir_file(Path(args.input))
+        deid = Deidentifier.create(policy=policy)
+        print(json.dumps(deidentify_fhir_file(Path(args.input), Path(args.output), deid), indent=2))
         return 0
     records = load_records(input_format, Path(args.input))
     check_resume_policy(Path(args.output), policy or Policy())
@@ -236,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         choices=INPUT_FORMATS,
         help="layout of --input (csv/jsonl use columns id, text, summary, patient_id; "
-        "physionet-deid reads id.text and writes detections.phi beside the notes); "
+        "physionet-deid reads id.text and writes detections.phi beside the notes; "
+        "fhir reads FHIR R4 JSON or NDJSON and writes resources.ndjson); "
         "default: from the extension of --input (.csv or .jsonl)",
     )
     deid.add_argument("--output", help="output directory for --input")
