@@ -44,7 +44,8 @@ METHODS = {
     "full": {"method": "full", "learning_rate": 5e-5},
     "partial": {"method": "partial", "learning_rate": 1e-4, "partial_last_layers": 4},
 }
-# The plain recipe the issue compares against: LoRA r=16, one epoch, ROUGE-1 24.5, ROUGE-L 20.2.
+# Reference point: a plain LoRA recipe (r=16, every linear layer, one epoch, dialogues cut at
+# 512 tokens) reported at ROUGE-1 24.5 and ROUGE-L 20.2 on the same 100 rows of test1.
 REFERENCE_RECIPE = {"rouge1": 24.5, "rougeL": 20.2}
 
 

@@ -77,7 +77,7 @@ def general_blocks(config: TrainConfig, tokenizer: Any, domain_blocks: int) -> l
         blocks = document_blocks(tokenizer, paragraphs, config.max_seq_len)
     wanted = round(domain_blocks * config.general_fraction / (1 - config.general_fraction))
     random.Random(config.seed).shuffle(blocks)
-    # Repeat the general blocks when the file is shorter than the share asks for.
+    # Repeat the general blocks when the file is shorter than the requested share.
     return [blocks[i % len(blocks)] for i in range(wanted)]
 
 
