@@ -114,9 +114,29 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score_presidio_json(args: argparse.Namespace) -> int:
+    from deidentify.batch import available_cores
+    from deidentify.presidio_synth import read_examples, score_system
+
+    # The gold file is checked before spaCy loads, which takes several seconds.
+    examples = read_examples(Path(args.gold))
+    workers = args.workers or available_cores()
+    result = score_system(args.system, examples, workers=workers)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    summary = {name: result[name] for name in ("span_any_overlap", "span_exact", "token")}
+    print(json.dumps({"texts": result["texts"], **summary}, indent=2))
+    return 0
+
+
 def cmd_score_deid(args: argparse.Namespace) -> int:
+    if args.format == "presidio-json":
+        return _score_presidio_json(args)
     from deidentify.physionet import read_spans, read_typed_gold, recall_by_type, score_overlap
 
+    if not args.detections:
+        raise SystemExit("medsum score-deid: --detections is required with --format physionet")
     detected = read_spans(Path(args.detections))
     result: dict[str, Any] = {"overall": score_overlap(read_spans(Path(args.gold)), detected)}
     if args.phrases:
@@ -125,8 +145,37 @@ def cmd_score_deid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_deid(args: argparse.Namespace) -> int:
+    from deidentify.batch import available_cores
+    from deidentify.bench import bench_deid, load_corpus
+
+    workers = args.workers or available_cores()
+    if args.target == "deid":
+        records = load_corpus(args.corpus, 200 if args.notes is None else args.notes)
+        output = Path(args.output or "docs/bench-deid")
+        texts = [record.text for record in records]
+        report = bench_deid(
+            texts, output, corpus=args.corpus, workers=workers, batch_size=args.pipe_batch
+        )
+        print(json.dumps(report["ratio_to_presidio_default"], indent=2))
+        return 0
+    from deidentify import Deidentifier
+    from deidentify.over_redaction import measure_over_redaction, write_report
+
+    records = load_corpus(args.corpus, args.notes)
+    report = measure_over_redaction(
+        Deidentifier.create(), records, workers=workers, batch_size=args.pipe_batch
+    )
+    write_report(report, Path(args.output or "docs/results-over-redaction"))
+    print(json.dumps({"overall": report["overall"], "by_category": report["by_category"]}))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from medsum.records import load_records
+
+    if args.target in ("deid", "over-redaction"):
+        return _bench_deid(args)
 
     if args.records:
         from deidentify.corpus import load_deidentified
@@ -140,7 +189,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         report = bench_train(
             texts,
-            Path(args.output),
+            Path(args.output or "docs/bench-train"),
             steps=args.steps,
             seq_len=args.seq_len,
             batch_size=args.batch_size,
@@ -273,15 +322,32 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser(
         "score-deid", help="score PhysioNet-layout detections against gold spans (any overlap)"
     )
-    score.add_argument("--gold", required=True, help="gold span file, e.g. id.deid")
     score.add_argument(
-        "--detections", required=True, help="detected span file, e.g. detections.phi"
+        "--format",
+        default="physionet",
+        choices=["physionet", "presidio-json"],
+        help="physionet: score --detections against --gold span files; presidio-json: run "
+        "medsum over the texts of a Presidio-style JSON --gold file and score its spans",
+    )
+    score.add_argument("--gold", required=True, help="gold span file, e.g. id.deid")
+    score.add_argument("--detections", help="detected span file, e.g. detections.phi")
+    score.add_argument("--output", help="presidio-json: write the full figures to this JSON file")
+    score.add_argument(
+        "--workers", type=int, help="presidio-json: processes for detection (default: all cores)"
+    )
+    score.add_argument(
+        "--system",
+        default="medsum",
+        choices=["medsum", "presidio-default"],
+        help="presidio-json: detector to score (presidio-default: Presidio's default analyzer)",
     )
     score.add_argument("--phrases", help="id-phi.phrase with gold types, for recall per type")
     score.set_defaults(handler=cmd_score_deid)
 
     bench = commands.add_parser("bench", help="measure throughput and write JSON + markdown")
-    bench.add_argument("target", choices=["train"], help="what to measure")
+    bench.add_argument(
+        "target", choices=["train", "deid", "over-redaction"], help="what to measure"
+    )
     bench.add_argument(
         "--records", help="de-identified corpus folder (deid/train of a run); default synthetic"
     )
@@ -289,7 +355,28 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seq-len", type=int, default=256, help="tokens per row")
     bench.add_argument("--batch-size", type=int, default=4, help="rows per step")
     bench.add_argument("--base-model", default="smollm2-135m-instruct", help="base model")
-    bench.add_argument("--output", default="docs/bench-train", help="output path without suffix")
+    bench.add_argument(
+        "--output",
+        help="output path without suffix (default: docs/bench-train, docs/bench-deid or "
+        "docs/results-over-redaction)",
+    )
+    bench.add_argument(
+        "--corpus",
+        default="synthetic",
+        choices=["synthetic", "physionet", "mts-dialog"],
+        help="deid, over-redaction: texts to use; physionet and mts-dialog need MEDSUM_DATA_DIR",
+    )
+    bench.add_argument(
+        "--notes",
+        type=int,
+        help="deid, over-redaction: records to use (default: 200 for deid, all for over-redaction)",
+    )
+    bench.add_argument(
+        "--workers", type=int, help="deid, over-redaction: worker processes (default: all cores)"
+    )
+    bench.add_argument(
+        "--pipe-batch", type=int, default=32, help="deid, over-redaction: texts per nlp.pipe batch"
+    )
     bench.set_defaults(handler=cmd_bench)
 
     serve = commands.add_parser("serve", help="serve the summarization HTTP API")
