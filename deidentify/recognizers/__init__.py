@@ -9,6 +9,7 @@ from deidentify.recognizers.name import TitledNameRecognizer
 from deidentify.recognizers.phone import ShapePhoneRecognizer
 from deidentify.recognizers.relative import RelativeNameRecognizer
 from deidentify.recognizers.url import StrictUrlRecognizer
+from deidentify.recognizers.zip_code import ZipCodeRecognizer
 
 ALL_RECOGNIZERS = (
     ClinicalAgeRecognizer,
@@ -20,6 +21,7 @@ ALL_RECOGNIZERS = (
     ShapePhoneRecognizer,
     StrictUrlRecognizer,
     TitledNameRecognizer,
+    ZipCodeRecognizer,
 )
 
 __all__ = [
@@ -33,4 +35,5 @@ __all__ = [
     "ShapePhoneRecognizer",
     "StrictUrlRecognizer",
     "TitledNameRecognizer",
+    "ZipCodeRecognizer",
 ]

@@ -1,0 +1,52 @@
+"""US ZIP codes: after a state name or abbreviation, or labelled as a ZIP or postal code.
+
+Spans carry the entity `LOCATION`, so the Safe Harbor ZIP rule of `deidentify.zipcode` applies
+to them (first three digits kept, or 000 for sparsely populated areas).
+"""
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+STATE_CODES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
+    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP"
+).split()
+STATE_NAMES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|"
+    "Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|"
+    "Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|"
+    "New Mexico|New York|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|"
+    "Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|"
+    "West Virginia|Wisconsin|Wyoming|Puerto Rico"
+)
+ZIP = r"\d{5}(?:-\d{4})?"
+
+
+class ZipCodeRecognizer(PatternRecognizer):
+    """Detect US ZIP and ZIP+4 codes (entity `LOCATION`)."""
+
+    ENTITY = "LOCATION"
+    PATTERNS = [
+        # "Boston, MA 02115" and "Austin, Texas 78701-1234": the state makes the number a ZIP.
+        Pattern(
+            "zip_after_state",
+            rf"(?<=\b(?:{'|'.join(STATE_CODES)})\.?\s)\s*{ZIP}\b"
+            rf"|(?i:(?<=\b(?:{STATE_NAMES})\s)){ZIP}\b",
+            0.85,
+        ),
+        # "zip 02115", "ZIP code: 02115-1234", "postal code 60614".
+        Pattern(
+            "zip_labelled",
+            rf"(?i:(?<=\bzip\s)|(?<=\bzip:\s)|(?<=\bzip\scode\s)|(?<=\bzip\scode:\s)"
+            rf"|(?<=\bpostal\scode\s)|(?<=\bpostal\scode:\s)|(?<=\bzipcode\s)){ZIP}\b",
+            0.9,
+        ),
+    ]
+    CONTEXT = ["zip", "zipcode", "postal", "address", "lives at", "resides"]
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=self.PATTERNS,
+            context=self.CONTEXT,
+            name="ZipCodeRecognizer",
+        )
