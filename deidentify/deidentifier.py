@@ -12,6 +12,7 @@ from typing import Any
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
+from deidentify.analysis import analyze
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
 from deidentify.policy import Action, Policy
 from deidentify.surrogates import NAME_TOKEN, TITLES, SurrogateGenerator
@@ -156,9 +157,7 @@ class Deidentifier:
 
     def detect(self, text: str) -> list[Span]:
         """Return the PHI spans in `text` above the threshold, overlaps resolved."""
-        results = self.analyzer.analyze(
-            text=text, language="en", entities=self.entities, score_threshold=self.threshold
-        )
+        results = analyze(self.analyzer, text, entities=self.entities, threshold=self.threshold)
         spans = []
         for result in _resolve_overlaps(results):
             fragment = text[result.start : result.end]

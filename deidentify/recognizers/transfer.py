@@ -1,0 +1,72 @@
+"""Places that a patient is moved to or from: "TRANSFERRED TO QUARTERMAIN", "admitted from Elm".
+
+Nursing notes name hospitals, units and towns after these phrases, often by a local name that no
+lexicon holds. The span is the next one or two words, each a census name, a lexicon place or a
+word that no list knows; English and clinical words ("transferred to the floor", "from OR") are
+no place.
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from deidentify.casing import is_uncased
+from deidentify.lexicons import WORD, is_english, is_known_name, is_unknown_word, place_names
+
+MOVED = (
+    r"(?i:transferred|transfer|transferring|admitted|admit|discharged|discharge|sent|returned|"
+    r"return|going|came|arrived|brought|moved|transported|flown|d/c'?d|dc'?d|d/c)"
+)
+WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]*"
+
+
+class TransferLocationRecognizer(PatternRecognizer):
+    """Detect the place after "transferred to", "admitted from" and similar (entity `LOCATION`)."""
+
+    ENTITY = "LOCATION"
+    PATTERNS = [
+        Pattern(
+            "place_after_move",
+            rf"(?<=\b{MOVED}\s+(?i:back\s+)?(?i:to|from)\s+(?i:the\s+)?){WORD_SHAPE}(?:\s{WORD_SHAPE})?",
+            0.6,
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=self.PATTERNS,
+            global_regex_flags=re.DOTALL | re.MULTILINE,
+            name="TransferLocationRecognizer",
+        )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        uncased = is_uncased(text)
+        kept = []
+        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            words = list(WORD.finditer(text, result.start, result.end))
+            # Keep the leading words that can be part of a place name.
+            count = 0
+            while count < len(words) and self._is_place_word(words[count].group(0), uncased):
+                count += 1
+            if count:
+                result.end = words[count - 1].end()
+                kept.append(result)
+        return kept
+
+    @staticmethod
+    def _is_place_word(word: str, uncased: bool) -> bool:
+        if not uncased and not word[0].isupper():
+            return False
+        if word.lower() in place_names() and not is_english(word):
+            return True
+        return is_known_name(word) or is_unknown_word(word)
