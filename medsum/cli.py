@@ -145,6 +145,36 @@ def cmd_score_deid(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_options(pairs: list[str]) -> dict[str, Any]:
+    """Parse repeated `--set key=value` options; values are read as YAML scalars."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise SystemExit(f"--set expects key=value (e.g. max_steps=50), got {pair!r}")
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from deidentify.corpus import load_deidentified
+    from train.classify import run_section_classification
+    from train.config import TrainConfig
+
+    options = {"max_source_tokens": 256, "max_seq_len": 512, **_train_options(args.set)}
+    metrics = run_section_classification(
+        load_deidentified(Path(args.train_records)),
+        load_deidentified(Path(args.test_records)),
+        Path(args.output),
+        TrainConfig.from_dict(options),
+        args.base_model,
+    )
+    print(json.dumps({k: metrics[k] for k in ("test", "majority_class_baseline")}, indent=2))
+    return 0
+
+
 def _bench_deid(args: argparse.Namespace) -> int:
     from deidentify.batch import available_cores
     from deidentify.bench import bench_deid, load_corpus
@@ -343,6 +373,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--phrases", help="id-phi.phrase with gold types, for recall per type")
     score.set_defaults(handler=cmd_score_deid)
+
+    classify = commands.add_parser(
+        "classify",
+        help="train a section classifier (MTS-Dialog section codes) and score it",
+    )
+    classify.add_argument(
+        "--train-records", required=True, help="de-identified corpus folder to train on"
+    )
+    classify.add_argument(
+        "--test-records", required=True, help="de-identified corpus folder to score"
+    )
+    classify.add_argument("--output", required=True, help="output folder (adapter, metrics.json)")
+    classify.add_argument("--base-model", default="smollm2-135m-instruct", help="base model")
+    classify.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="training option, e.g. --set max_steps=100 (see train/config.py)",
+    )  # fmt: skip
+    classify.set_defaults(handler=cmd_classify)
 
     bench = commands.add_parser("bench", help="measure throughput and write JSON + markdown")
     bench.add_argument(
