@@ -16,11 +16,13 @@ from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 from spacy.tokens import Span as SpacySpan
+from spacy.tokens import Token as SpacyToken
 
 from deidentify.casing import is_uncased, to_upper_case, truecase
 from deidentify.lexicons import (
     WORD,
     clinical_words,
+    drug_names,
     is_english,
     is_known_name,
     person_names,
@@ -85,23 +87,25 @@ def _filter_entities(
 
 
 def _trim_to_capitals(truecased: str, entity: SpacySpan) -> SpacySpan | None:
-    """Cut an entity of uncased text to its capitalized words, or drop it if it has none.
+    """Cut an entity of uncased text to its name words, or drop it if it has none.
 
-    The truecased copy capitalizes only lexicon names and places, so a capital is the evidence.
-    One-letter words at either end stay, since they are initials ("s. Roberto").
+    The truecased copy capitalizes lexicon names and places and the words the note itself
+    capitalized, so only those can be name words (see `_is_name_word`). One-letter words and
+    punctuation at either end stay, because they belong to initials ("s. Roberto").
     """
     tokens = list(entity)
-    if not any(token.text[:1].isupper() for token in tokens):
+    evidence = {token.i for token in tokens if _is_name_word(truecased, token.idx, len(token))}
+    if not evidence:
         return None
-    while not _is_kept_edge(tokens[-1].text):
+    while _is_trimmed(tokens[-1], evidence):
         tokens.pop()
-    while not _is_kept_edge(tokens[0].text):
+    while _is_trimmed(tokens[0], evidence):
         tokens.pop(0)
     return SpacySpan(entity.doc, tokens[0].i, tokens[-1].i + 1, label=entity.label)
 
 
-def _is_kept_edge(token: str) -> bool:
-    return not token.isalpha() or not token.islower() or len(token) == 1
+def _is_trimmed(token: SpacyToken, evidence: set[int]) -> bool:
+    return token.i not in evidence and token.is_alpha and len(token) > 1
 
 
 def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> RecognizerResult:
@@ -144,24 +148,31 @@ def _is_name_part(word: str, *, uncased: bool) -> bool:
 
 
 def _has_name_word(text: str, entity: SpacySpan) -> bool:
-    """Return whether a span of cased text contains a capitalized word that can be a name or place.
-
-    A census name or lexicon place that is no English word counts anywhere. Any other
-    capitalized word counts unless it is a clinical word or abbreviation, or starts a line or
-    sentence, where headings ("Neuro:") and shorthand stand.
-    """
+    """Return whether a spaCy entity of cased text is a lexicon place or has a name word."""
     words = WORD.findall(text, entity.start_char, entity.end_char)
     if " ".join(words).lower() in place_names():
         return True
-    for match in WORD.finditer(text, entity.start_char, entity.end_char):
-        word = match.group(0)
-        lower = word.lower()
-        if not word[0].isupper() or (len(word) > 1 and word.isupper()) or lower in clinical_words():
-            continue
-        if (lower in person_names() or lower in place_names()) and not is_english(lower):
-            return True
-        before = text[max(0, match.start() - LOOKBEHIND_CHARS) : match.start()]
-        at_start = match.start() < LOOKBEHIND_CHARS and not before.strip(" \t-*")
-        if not at_start and SENTENCE_START.search(before) is None:
-            return True
-    return False
+    return any(
+        _is_name_word(text, match.start(), len(match.group(0)))
+        for match in WORD.finditer(text, entity.start_char, entity.end_char)
+    )
+
+
+def _is_name_word(text: str, start: int, length: int) -> bool:
+    """Return whether the word at `start` is capitalized and can be a name or place.
+
+    A census name or lexicon place that is no English word counts anywhere. Another
+    capitalized word counts unless it is a clinical word or drug name, a one-letter word or an
+    abbreviation in capitals, or starts a line or sentence, where headings ("Neuro:") are.
+    """
+    word = text[start : start + length]
+    lower = word.lower()
+    if len(word) < 2 or not word[0].isupper() or word.isupper() or not word.isalpha():
+        return False
+    if lower in clinical_words() or (lower in drug_names() and lower not in person_names()):
+        return False
+    if (lower in person_names() or lower in place_names()) and not is_english(lower):
+        return True
+    before = text[max(0, start - LOOKBEHIND_CHARS) : start]
+    at_text_start = start < LOOKBEHIND_CHARS and not before.strip(" \t-*")
+    return not at_text_start and SENTENCE_START.search(before) is None

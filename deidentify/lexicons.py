@@ -9,16 +9,21 @@ Upper-case notes carry no capitalization, so a name can only be told from a word
 - English: the lower-case entries of the `web2` list (Webster's Second International, shipped
   in `english-words`, MIT), whose capitalized entries are proper nouns and are left out, plus
   spaCy's stop words, the irregular verb forms, weekdays and nationalities that web2 lacks
-  (`data/english_extra.txt`) and medsum's clinical terms and abbreviations (`data/*.txt`).
+  (`data/english_extra.txt`), medsum's clinical terms and abbreviations (`data/*.txt`), and
+  drug names from the `drug-named-entity-recognition` package (MIT).
   The package's other list, GCIDE, is not used: lower-cased, it holds given names ("arjun")
   and places ("sacaton") next to its words.
 
 A name that is also an English or clinical word ("BROWN", "MAY", "FOLEY") is ambiguous: it is a
-name only where context says so. Every list is loaded once per process (about 1 s).
+name only where context says so. Every list is loaded once per process (about 3 s on a
+2-core CPU).
 """
 
 from __future__ import annotations
 
+import bz2
+import importlib.util
+import pickle
 import re
 from functools import lru_cache
 from importlib import resources
@@ -31,6 +36,7 @@ DATA_DIR = Path(__file__).parent / "data"
 MIN_CITY_POPULATION = 5000
 WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 # English inflections stripped before the word-list lookup ("LUNGS" -> "lung").
+DRUG_DICTIONARY = "drug_ner_dictionary.pkl.bz2"
 SUFFIXES = ("ies", "es", "s", "ed", "ing", "ly", "er", "est")
 
 
@@ -50,6 +56,24 @@ def clinical_words() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def drug_names() -> frozenset[str]:
+    """One-word drug names and brand names (about 26,000), lower case.
+
+    The `drug-named-entity-recognition` package (MIT) ships them in a pickled dictionary, read
+    here without importing the package, whose import also sets up network look-ups.
+    """
+    spec = importlib.util.find_spec("drug_named_entity_recognition")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "drug-named-entity-recognition is not installed; install medsum's dependencies"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    data = pickle.loads(bz2.decompress((folder / DRUG_DICTIONARY).read_bytes()))
+    variants = data["drug_variant_to_canonical"]
+    return frozenset(variant for variant in variants if variant.isalpha())
+
+
+@lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """Common English words (no proper nouns), stop words and clinical words, lower case."""
     from english_words import get_english_words_set
@@ -58,7 +82,7 @@ def english_words() -> frozenset[str]:
     common = {word for word in web2 if word.islower()}
     stop_words = {word.lower() for word in SPACY_STOP_WORDS}
     extra = read_term_file("english_extra.txt")
-    return frozenset(common | stop_words | extra | clinical_words())
+    return frozenset(common | stop_words | extra | clinical_words() | drug_names())
 
 
 @lru_cache(maxsize=1)

@@ -114,7 +114,6 @@ def test_unknown_word() -> None:
     ],
 )
 def test_lexicon_name_recognizer(text: str, expected: list[str]) -> None:
-    # The lexicon alone scores below the threshold; the note's context words raise it.
     found = [text[r.start : r.end] for r in LexiconNameRecognizer().analyze(text, ["PERSON"])]
     assert found == expected
 
@@ -214,3 +213,32 @@ def test_lexicon_paths_log_no_text(deidentifier, caplog) -> None:  # type: ignor
         assert secret not in caplog.text
     for span in spans:
         assert set(span.to_json()) == {"start", "end", "entity_type", "score", "recognizer"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("SEEN ON 3/14 BY TEAM.", ["3/14"]),
+        ("CXR ON 1/2 SHOWED EFFUSION.", ["1/2"]),
+        ("ADMITTED 10/5, STABLE SINCE.", ["10/5"]),
+        ("CPAP 5/5 WITH 40% FIO2.", []),
+        ("changed to psv 10/5 this am.", []),
+        ("PAIN 6/10 AT INCISION SITE.", []),
+        ("D5 1/2 NS AT 100CC/HR.", []),
+        ("TOLERATED FOR 1 1/2 HOURS.", []),
+        ("ivf 1/2ns at 75.", []),
+    ],
+    ids=[
+        "month-day",
+        "fraction-after-on",
+        "month-day-ten",
+        "cpap-setting",
+        "psv-setting",
+        "pain-score",
+        "fraction-saline",
+        "mixed-number",
+        "fraction-before-letters",
+    ],
+)
+def test_date_ratios_are_not_dates(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "DATE") == expected
