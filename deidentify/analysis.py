@@ -39,6 +39,8 @@ LOOKBEHIND_CHARS = 12
 # The word right after a span, or right before it, across one space.
 NEXT_WORD = re.compile(r" ([A-Za-z][A-Za-z'\-]+)\b")
 PREVIOUS_WORD = re.compile(r"\b([A-Za-z][A-Za-z'\-]+) \Z")
+# A title right before a word ("Dr. ", "Doctor ").
+TITLE_BEFORE = re.compile(r"\b(?i:dr|doctor|mr|mrs|ms|miss)\.?\s+\Z")
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 
 
@@ -167,12 +169,14 @@ def _is_name_word(text: str, start: int, length: int) -> bool:
     """
     word = text[start : start + length]
     lower = word.lower()
+    before = text[max(0, start - LOOKBEHIND_CHARS) : start]
+    if len(word) == 1 and word.isupper() and TITLE_BEFORE.search(before):
+        return True  # an initial used as the name ("Doctor X")
     if len(word) < 2 or not word[0].isupper() or word.isupper() or not word.isalpha():
         return False
     if lower in clinical_words() or (lower in drug_names() and lower not in person_names()):
         return False
     if (lower in person_names() or lower in place_names()) and not is_english(lower):
         return True
-    before = text[max(0, start - LOOKBEHIND_CHARS) : start]
     at_text_start = start < LOOKBEHIND_CHARS and not before.strip(" \t-*")
     return not at_text_start and SENTENCE_START.search(before) is None

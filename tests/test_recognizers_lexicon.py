@@ -242,3 +242,18 @@ def test_lexicon_paths_log_no_text(deidentifier, caplog) -> None:  # type: ignor
 )
 def test_date_ratios_are_not_dates(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert detected(deidentifier, text, "DATE") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I had the scan with Doctor X last spring.", ["X"]),
+        ("She moved here from Albuquerque in May.", ["Albuquerque"]),
+        ("Neuro: alert and oriented, moving all extremities.", []),
+        ("Took Captopril and Esmolol overnight.", []),
+    ],
+    ids=["initial-after-title", "town", "heading", "drug-names"],
+)
+def test_cased_text_spacy_support(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    found = [text[s.start : s.end] for s in deidentifier.detect(text)]
+    assert found == expected

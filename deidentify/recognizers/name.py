@@ -34,6 +34,8 @@ class TitledNameRecognizer(PatternRecognizer):
             rf"(?<=\b{TITLE}\s){NAME}",
             0.9,
         ),
+        # An initial used as the name ("Doctor X", "Mr. K."), as in notes that shorten names.
+        Pattern("initial_after_title", rf"(?<=\b{TITLE}\s)[A-Z]\b(?!['\-]|\.\w)", 0.6),
         Pattern(
             "name_introduction",
             rf"(?<=\b[Mm]y name is\s){NAME}|(?<=\b[Ii]t's\s){NAME}(?=[.,])|"
