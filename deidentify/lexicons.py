@@ -1,6 +1,6 @@
 """Word lists that tell person names and place names from English and clinical words.
 
-Upper-case notes carry no capitalization, so a name can only be told from a word by lexicons:
+Uncased notes have no capital letters to go by, so only word lists separate names from words:
 
 - person names: the 1990 US census lists of surnames and first names (88,799 + 4,275 + 1,219
   entries), shipped in the `names` package (MIT);
@@ -112,7 +112,7 @@ def place_names() -> frozenset[str]:
 
 
 def is_english(word: str) -> bool:
-    """Whether `word` (any case) is an English or clinical word, allowing plain inflections."""
+    """Return whether `word` (any case) is an English or clinical word, inflected or not."""
     lower = word.lower().strip("'-")
     lower = lower.removesuffix("'s")
     vocabulary = english_words()
@@ -133,7 +133,7 @@ def is_english(word: str) -> bool:
 
 
 def is_known_name(word: str) -> bool:
-    """Whether `word` is a census name that is not also an English or clinical word.
+    """Return whether `word` is a census name that is no English or clinical word.
 
     Words of one or two letters are never names on their own: they are far more often
     abbreviations ("NG", "PO") than surnames ("Ng", "Po").
@@ -143,14 +143,16 @@ def is_known_name(word: str) -> bool:
 
 
 def is_unknown_word(word: str) -> bool:
-    """Whether no list knows `word`: no English, clinical or census word (misspellings too)."""
+    """Return whether `word` is in no list: no English, clinical or census word."""
     lower = word.lower()
     return len(lower) > 1 and lower not in person_names() and not is_english(lower)
 
 
 def is_name_or_unknown(word: str) -> bool:
-    """Whether `word` can be a name after a strong cue ("DR.", "WIFE"): any census name, even
-    one that is also a word ("BROWN"), or a word that no list knows."""
+    """Return whether `word` can be a name after a strong cue ("DR.", "WIFE").
+
+    That is any census name, even one that is also a word ("BROWN"), or a word in no list.
+    """
     lower = word.lower()
     if len(lower) < 2 or lower in clinical_words() or lower in SPACY_STOP_WORDS:
         return False

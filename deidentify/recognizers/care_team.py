@@ -2,7 +2,7 @@
 
 "SEEN BY HARTWELL", "discussed with Okafor", "per Lindqvist", "NP VANCE", "PAGED MBEKI",
 "HARTWELL AWARE", "Okafor notified". The span covers the one word after or before the cue; the
-de-identifier extends it over an adjacent census name ("SEEN BY MAY HARTWELL").
+de-identifier extends it over an adjacent census name ("SEEN BY JOHN HARTWELL").
 """
 
 from __future__ import annotations
@@ -62,9 +62,9 @@ class CareTeamNameRecognizer(PatternRecognizer):
     @staticmethod
     def can_be_name(word: str, *, uncased: bool) -> bool:
         """Whether `word` can be a name here: a census name that is no English word, or a word
-        that no list knows.
+        that is in no list.
 
-        A census name that is also a word ("FLOW", "RIGHT") is not enough after a cue this weak.
+        A census name that is also a word ("HILL", "BELL") is not enough after a cue this weak.
         In cased text the word must also be capitalized ("per protocol" is no name), and a word
         in capitals must be a census name, because there it is most often an abbreviation.
         """

@@ -1,6 +1,6 @@
 """Hospitals, rehabilitation centres and other facilities named by their kind.
 
-"Holy Cross Hospital", "BALTIMORE REHAB", "Carpenter Assisted Living". Up to three capitalized
+"Holy Cross Hospital", "BALTIMORE REHAB", "Brixworth Assisted Living". Up to three capitalized
 words before a facility word form the location; the facility word is included in the span.
 """
 

@@ -1,8 +1,8 @@
 """Census names in uncased notes, where spaCy has no capital letters to go by.
 
 A word that is a census surname or first name and no English or clinical word ("HARTWELL",
-"OKAFOR") is a name on its own. Census names that are also words ("BROWN", "MAY") join a name
-only next to such a word ("MAY HARTWELL"); alone they are left to the context recognizers.
+"OKAFOR") is a name on its own. Census names that are also words ("BROWN", "IRIS") join a name
+only next to such a word ("IRIS HARTWELL"). Alone they are left to the context recognizers.
 """
 
 from __future__ import annotations

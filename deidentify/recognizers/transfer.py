@@ -1,9 +1,9 @@
-"""Places that a patient is moved to or from: "TRANSFERRED TO QUARTERMAIN", "admitted from Elm".
+"""Places that a patient is moved to or from: "TRANSFERRED TO BRIXWORTH", "admitted from Elm".
 
 Nursing notes name hospitals, units and towns after these phrases, often by a local name that no
 lexicon holds. The span is the next one or two words, each a census name, a lexicon place or a
-word that no list knows; English and clinical words ("transferred to the floor", "from OR") are
-no place.
+word that is in no list. English and clinical words ("transferred to the floor", "from OR")
+are no place.
 """
 
 from __future__ import annotations
