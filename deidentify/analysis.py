@@ -113,8 +113,8 @@ def _is_trimmed(token: SpacyToken, evidence: set[int]) -> bool:
 def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> RecognizerResult:
     """Widen a PERSON span over one adjacent census name on each side ("DR. JOHN SMITH").
 
-    A cue recognizer matches one word after "DR." or before "AWARE"; the first or last name on
-    the other side is only a name because it is next to one.
+    A cue recognizer matches one word after "DR." or before "AWARE". The first or last name on
+    the other side counts only because it is next to that word.
     """
     if result.entity_type != "PERSON":
         return result
