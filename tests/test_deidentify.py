@@ -124,8 +124,23 @@ def test_date_recognizer(deidentifier, text: str, expected: list[str]) -> None: 
         ("PG 23456", ["23456"]),
         ("ABG 7.44/41/233/29 on 2L.", []),
         ("Gave 500 mg at 1400.", []),
+        ("Daughter abroad: +44 20 7946 0958.", ["+44 20 7946 0958"]),
+        ("Clinic +49 (0)30 123456 called.", ["+49 (0)30 123456"]),
+        ("Reflexes +2 2 2 throughout, edema +1.", []),
+        ("K+ 4.1, Na 140 +/- 2.", []),
     ],
-    ids=["parenthesized", "spaced-with-extension", "pager", "pg", "blood-gas", "dose-and-time"],
+    ids=[
+        "parenthesized",
+        "spaced-with-extension",
+        "pager",
+        "pg",
+        "blood-gas",
+        "dose-and-time",
+        "international",
+        "international-trunk-zero",
+        "reflex-grades",
+        "electrolytes",
+    ],
 )
 def test_phone_recognizer(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert detected(deidentifier, text, "PHONE_NUMBER") == expected
