@@ -274,3 +274,16 @@ def test_training_refuses_data_without_deid_report(tmp_path: Path) -> None:
     assert report["declared_already_deidentified"] is True
     (folder / "report.json").write_text(json.dumps(report))
     assert len(load_deidentified(folder)) == 3
+
+
+def test_last_step_always_evaluated(tiny_base: str, tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = TrainConfig(max_steps=4, eval_every=3, **FAST)
+    model = prepare_model(tiny_base, config)
+    examples, _ = build_examples(tokenizer, records(), config)
+    figures = train_loop(
+        model, examples, config, tmp_path, tokenizer.pad_token_id, stage="t",
+        evaluate=lambda current: 0.5,
+    )  # fmt: skip
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [entry["step"] for entry in history if "eval_score" in entry] == [3, 4]
+    assert figures["best_step"] == 3

@@ -315,7 +315,9 @@ def train_loop(
             if accelerator.is_main_process:
                 logger.info("%s step %d/%d %s", stage, step, total_steps, json.dumps(entry))
             window_loss, window_count = 0.0, 0
-        if evaluate is not None and config.eval_every and step % config.eval_every == 0:
+        # The last step is always evaluated too, so the weights kept at the end were scored.
+        evaluation_step = step % (config.eval_every or 1) == 0 or step == total_steps
+        if evaluate is not None and config.eval_every and evaluation_step:
             # Every rank evaluates the same sample, so all reach the same stopping decision.
             score = evaluate(model)
             wrapped.train()
