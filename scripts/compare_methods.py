@@ -187,6 +187,13 @@ def write(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
             paired[f"{best} minus {row['name']}"] = paired_bootstrap_difference(
                 per_example[best], per_example[row["name"]]
             )
+    # The effect of domain-adaptive pretraining, per method.
+    for row in rows:
+        without = row["name"].removesuffix("+dapt")
+        if row["domain_pretraining"] and without in per_example:
+            paired[f"{row['name']} minus {without}"] = paired_bootstrap_difference(
+                per_example[row["name"]], per_example[without]
+            )
     results["paired"] = paired
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".json").write_text(json.dumps(results, indent=2))
