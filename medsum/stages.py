@@ -120,12 +120,14 @@ def stage_finetune(config: PipelineConfig) -> dict[str, Any]:
     )
 
 
-def stage_evaluate(config: PipelineConfig) -> dict[str, Any]:
-    from deidentify import Vault, reidentify
+def eval_split(config: PipelineConfig) -> tuple[list[Record], list[str], list[dict[str, str]]]:
+    """Load the de-identified eval records, their original references and vault mappings.
+
+    The references stay in memory only; the mappings re-identify outputs before scoring.
+    """
+    from deidentify import Vault
     from deidentify.corpus import load_deidentified
     from deidentify.surrogates import SurrogateGenerator
-    from eval.evaluate import evaluate_variants
-    from medsum.generation import GenerationSettings
 
     deid_dir = run_dir(config) / "deid" / "eval"
     sources = load_deidentified(deid_dir)
@@ -144,6 +146,15 @@ def stage_evaluate(config: PipelineConfig) -> dict[str, Any]:
     vault = Vault(deid_dir / "vault.sqlite", keys)
     mappings = [vault.get(r.id) for r in sources]
     vault.close()
+    return sources, references, mappings
+
+
+def stage_evaluate(config: PipelineConfig) -> dict[str, Any]:
+    from deidentify import reidentify
+    from eval.evaluate import evaluate_variants
+    from medsum.generation import GenerationSettings
+
+    sources, references, mappings = eval_split(config)
 
     def restore(index: int, text: str) -> str:
         return reidentify(text, mappings[index])

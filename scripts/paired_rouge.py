@@ -12,30 +12,20 @@ import argparse
 import json
 from pathlib import Path
 
-from deidentify import Vault, reidentify
-from deidentify.corpus import load_deidentified
-from deidentify.surrogates import SurrogateGenerator
+from deidentify import reidentify
 from eval.rouge import paired_bootstrap_difference, per_example_f1
 from medsum.config import load_config
-from medsum.keys import KeyStore
-from medsum.stages import load_split
+from medsum.stages import eval_split
 
 
 def per_example_scores(config_path: Path, variant: str) -> dict[str, list[float]]:
     config = load_config(config_path)
-    run = Path(config.run_dir)
-    sources = load_deidentified(run / "deid" / "eval")
-    keys = KeyStore.open()
-    keyed = SurrogateGenerator(keys.hmac_key)
-    originals = {keyed.record_key(r.id): r for r in load_split(config.eval_data, config.seed + 1)}
-    references = [originals[r.id].summary or "" for r in sources]
-    vault = Vault(run / "deid" / "eval" / "vault.sqlite", keys)
-    mappings = [vault.get(r.id) for r in sources]
-    vault.close()
-    path = run / "evaluate" / f"predictions-{variant}.jsonl"
+    sources, references, mappings = eval_split(config)
+    path = Path(config.run_dir) / "evaluate" / f"predictions-{variant}.jsonl"
     rows = {row["id"]: row["prediction"] for row in map(json.loads, path.open(encoding="utf-8"))}
     predictions = [
-        reidentify(rows[r.id], mapping) for r, mapping in zip(sources, mappings, strict=True)
+        reidentify(rows[record.id], mapping)
+        for record, mapping in zip(sources, mappings, strict=True)
     ]
     return per_example_f1(predictions, references)
 
