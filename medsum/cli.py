@@ -153,7 +153,7 @@ def _train_options(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, separator, value = pair.partition("=")
         if not separator or not key:
-            raise SystemExit(f"--set expects key=value (e.g. max_steps=50), got {pair!r}")
+            raise ValueError(f"--set expects key=value (e.g. max_steps=50), got {pair!r}")
         options[key.strip()] = yaml.safe_load(value)
     return options
 

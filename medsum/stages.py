@@ -79,7 +79,7 @@ def stage_deidentify(config: PipelineConfig) -> dict[str, Any]:
 
 
 def copy_declared_deidentified(records: list[Record], output_dir: Path) -> dict[str, Any]:
-    """Write records declared as already de-identified, unchanged, with a report that says so."""
+    """Write records declared as already de-identified, unchanged, with a report that records it."""
     output_dir.mkdir(parents=True, exist_ok=True)
     partial = output_dir / "records.jsonl.partial"
     with partial.open("w", encoding="utf-8") as handle:
@@ -175,7 +175,7 @@ def stage_evaluate(config: PipelineConfig) -> dict[str, Any]:
 
 
 def finetuned_model(config: PipelineConfig) -> tuple[str, list[Path]]:
-    """The (model, adapters) pair that reproduces the finetuned weights of a run.
+    """Return the (model, adapters) pair that reproduces the finetuned weights of a run.
 
     Full and partial finetuning save a whole model that already contains the merged pretraining
     adapter. Adapter methods are applied in order on the base: first the pretraining adapter,

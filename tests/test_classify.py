@@ -70,3 +70,14 @@ def test_training_learns_two_sections(tiny_model, tokenizer, tmp_path: Path) -> 
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").is_file()
     assert (tmp_path / "out" / "metrics.json").is_file()
     assert 0 < metrics["trainable_parameters"] < metrics["total_parameters"]
+
+
+def test_set_option_needs_key_and_value() -> None:
+    from medsum.cli import _train_options
+
+    assert _train_options(["max_steps=50", "learning_rate=0.001"]) == {
+        "max_steps": 50,
+        "learning_rate": 0.001,
+    }
+    with pytest.raises(ValueError, match="key=value"):
+        _train_options(["max_steps"])

@@ -41,7 +41,7 @@ def classification_prompt(tokenizer: Any, dialogue: str, max_source_tokens: int)
 def build_classification_examples(
     tokenizer: Any, records: list[Record], config: TrainConfig
 ) -> tuple[list[Example], dict[str, int]]:
-    """One example per record with a known section code; the class id labels the last token."""
+    """Build one example per record with a known section code, labelling its last token."""
     examples = []
     skipped = 0
     for record in records:

@@ -12,8 +12,8 @@ ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 # full: every weight trains. partial: only the last `partial_last_layers` decoder layers and,
 # with `partial_norms`, every normalization layer train.
 METHODS = ("lora", "qlora", "full", "partial")
-# How finetuning builds on the pretraining adapter: merge it into the full-precision base, or
-# keep it as a frozen adapter under the new one (the only choice for a 4-bit base).
+# Ways to build finetuning on the pretraining adapter: merge it into the full-precision base
+# first, or stack it as a frozen adapter under the new one.
 CHAINS = ("merge", "stack")
 
 
@@ -44,8 +44,8 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 50
     seed: int = 0
-    # Domain-adaptive pretraining: pack documents end to end into full blocks, with attention
-    # and position ids kept within each document; false gives one document per block instead.
+    # Domain-adaptive pretraining packs documents end to end into full blocks, with attention
+    # and position ids kept within each document. False gives one document per block instead.
     packing: bool = True
     heldout_fraction: float = 0.05
     max_heldout_blocks: int = 64

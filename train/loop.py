@@ -233,9 +233,9 @@ def train_loop(
 
     Runs as one process on a CPU or GPU, or as one rank of an `accelerate launch`/`torchrun`
     job (DDP or FSDP): each rank takes its own micro-batches from the same seeded schedule.
-    `evaluate(model)` returns a score where higher is better; it is called every
-    `config.eval_every` steps, the best weights are kept, and training stops early after
-    `config.early_stopping_patience` evaluations without improvement.
+    `evaluate(model)` returns a score where higher is better. It is called every
+    `config.eval_every` steps and at the last step, and the best weights are kept. Training stops
+    early after `config.early_stopping_patience` evaluations without improvement.
     """
     from accelerate import Accelerator, DistributedType
 

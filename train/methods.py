@@ -1,7 +1,7 @@
 """Build a trainable model for one training method and save what that method trained.
 
-LoRA and QLoRA train PEFT adapters (saved to `adapter/`); full and partial finetuning train the
-model's own weights (saved as a complete model folder, `model/`, with its tokenizer). The
+LoRA and QLoRA train PEFT adapters, saved to `adapter/`. Full and partial finetuning train the
+model's own weights, saved as a complete model folder (`model/`) with its tokenizer. The
 pretraining adapter is merged into the full-precision base before anything is quantized, or
 stacked as a frozen adapter under the new one (`chain: stack`).
 """

@@ -56,6 +56,13 @@ def apply_lora(model: Any, config: TrainConfig) -> Any:
     return get_peft_model(model, lora_config(config))
 
 
+def training_blocks(tokenizer: Any, texts: list[str], config: TrainConfig) -> list[Example]:
+    """Blocks of `texts`: packed with documents kept apart, or one document per block."""
+    if config.packing:
+        return pack_documents(tokenize_documents(tokenizer, texts), config.max_seq_len)
+    return document_blocks(tokenizer, texts, config.max_seq_len)
+
+
 def general_blocks(config: TrainConfig, tokenizer: Any, domain_blocks: int) -> list[Example]:
     """Blocks of general text making up `general_fraction` of the mixed training set."""
     if not config.general_text or config.general_fraction <= 0:
@@ -71,10 +78,7 @@ def general_blocks(config: TrainConfig, tokenizer: Any, domain_blocks: int) -> l
     paragraphs = [part.strip() for part in text.split("\n\n") if part.strip()]
     if not paragraphs:
         raise ValueError(f"general_text {path} has no text; remove the option or fill the file")
-    if config.packing:
-        blocks = pack_documents(tokenize_documents(tokenizer, paragraphs), config.max_seq_len)
-    else:
-        blocks = document_blocks(tokenizer, paragraphs, config.max_seq_len)
+    blocks = training_blocks(tokenizer, paragraphs, config)
     wanted = round(domain_blocks * config.general_fraction / (1 - config.general_fraction))
     random.Random(config.seed).shuffle(blocks)
     # Repeat the general blocks when the file is shorter than the requested share.
@@ -93,12 +97,7 @@ def run_pretrain(
     heldout_count = max(1, int(len(texts) * config.heldout_fraction)) if len(texts) > 1 else 0
     heldout = document_blocks(tokenizer, texts[:heldout_count], config.max_seq_len)
     heldout = heldout[: config.max_heldout_blocks]
-    if config.packing:
-        train = pack_documents(
-            tokenize_documents(tokenizer, texts[heldout_count:]), config.max_seq_len
-        )
-    else:
-        train = document_blocks(tokenizer, texts[heldout_count:], config.max_seq_len)
+    train = training_blocks(tokenizer, texts[heldout_count:], config)
     if not train:
         raise ValueError("no training text left after the held-out split; add more records")
     domain_count = len(train)

@@ -39,7 +39,7 @@ class RelativeNameRecognizer(PatternRecognizer):
     def invalidate_result(self, pattern_text: str) -> bool | None:
         # Without letter case the word after the cue is as often a verb or a clinical word
         # ("WIFE CALLED", "DR. AWARE"), so each word but an initial must be a census name or a
-        # word that no list knows.
+        # word that is in no list.
         if pattern_text.isupper() or pattern_text.islower():
             words = [word for word in WORD.findall(pattern_text) if len(word) > 1]
             return not all(is_name_or_unknown(word) for word in words)
