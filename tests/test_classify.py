@@ -1,5 +1,6 @@
 """Section classification: examples, scores, and a short real training run."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_scores_reject_mismatched_lists() -> None:
         classification_scores(["A"], [])
 
 
-def test_training_learns_two_sections(tiny_model, tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_training_learns_two_sections(tiny_model, tokenizer, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
     base = tmp_path / "base"
     tiny_model.save_pretrained(base)
     tokenizer.save_pretrained(base)
@@ -64,7 +65,12 @@ def test_training_learns_two_sections(tiny_model, tokenizer, tmp_path: Path) -> 
         max_steps=30, batch_size=4, grad_accum=1, learning_rate=1e-2,
         lora_dropout=0.0, bf16_autocast=False, checkpoint_every=1000,
     )  # fmt: skip
+    caplog.set_level(logging.DEBUG)
     metrics = run_section_classification(train, test, tmp_path / "out", config, str(base))
+    # Logs and metrics carry counts and scores only, never dialogue text.
+    logged = caplog.text + (tmp_path / "out" / "metrics.json").read_text()
+    for word in ("Penicillin", "Metformin", "allergies"):
+        assert word not in logged
     assert metrics["test"]["accuracy"] == 1.0
     assert metrics["majority_class_baseline"]["accuracy"] == 0.5
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").is_file()

@@ -1,6 +1,7 @@
 """Training methods (LoRA, full, partial, QLoRA), adapter chaining and early stopping."""
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -203,9 +204,15 @@ def test_early_stopping_restores_best_step(tiny_base: str, tokenizer, tmp_path: 
     assert [e["eval_score"] for e in history if "eval_score" in e] == [0.5, 0.7, 0.6, 0.65]
 
 
-def test_generation_validation_runs_in_finetune(tiny_base: str, tmp_path: Path) -> None:
+def test_generation_validation_runs_in_finetune(tiny_base: str, tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
     config = TrainConfig(max_steps=2, eval_every=1, eval_samples=2, eval_max_new_tokens=4, **FAST)
+    caplog.set_level(logging.DEBUG)
     metrics = run_finetune(records(8), tmp_path, config, tiny_base)
+    # Neither logs nor metrics nor history carry the dialogue or summary text.
+    written = caplog.text + (tmp_path / "metrics.json").read_text()
+    written += (tmp_path / "history.json").read_text()
+    assert "blood pressure" not in written
+    assert "lisinopril" not in written
     assert metrics["validation_records"] == 2
     assert metrics["records"] == 6
     assert 0.0 <= metrics["best_eval_score"] <= 1.0
