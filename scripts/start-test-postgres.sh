@@ -4,6 +4,8 @@
 # `postgres` system user (PostgreSQL refuses to run as root) with its data in a temporary folder.
 set -euo pipefail
 PORT=${MEDSUM_PG_PORT:-55432}
+# A server left running by an earlier run holds the default port, so take the next free one.
+while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do PORT=$((PORT + 1)); done
 
 if ! command -v initdb >/dev/null 2>&1 && [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
     echo "start-test-postgres: installing postgresql" >&2
@@ -12,6 +14,8 @@ fi
 BIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | head -1)")
 [ -x "$BIN/initdb" ] || BIN=$(dirname "$(readlink -f "$(command -v initdb)")")
 DATA=$(mktemp -d /tmp/medsum-pg.XXXXXX)
+# The caller can stop the server later with `pg_ctl -D <folder> stop`.
+if [ -n "${MEDSUM_PG_DATA_FILE:-}" ]; then echo "$DATA" > "$MEDSUM_PG_DATA_FILE"; fi
 RUNUSER=postgres
 if [ "$(id -u)" -ne 0 ]; then RUNUSER=$(id -un); fi
 chown "$RUNUSER" "$DATA"
