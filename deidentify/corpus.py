@@ -7,12 +7,12 @@ Output layout (all paths under `output_dir`):
 - `trace.jsonl`: per record, the span decisions (type, recognizer, score, offsets), no text.
 - `vault.sqlite`: the encrypted surrogate-to-original mappings, keyed by record pseudonym.
 - `report.json`: counts per entity type, records processed, durations and the policy. No text.
-- `policy.json`: the transformation policy (source, SHA-256, actions), written before the first
-  record.
+- `policy.json`, `key-fingerprint.json`: the policy and the HMAC key fingerprint of the run,
+  written before the first record (see `deidentify/resume.py`).
 
 Records are appended one at a time, so a run that is interrupted resumes after the last record
-written. A resumed run must use the policy recorded in `policy.json`; otherwise it raises
-`ResumeError` instead of appending records transformed under another policy.
+written. A resumed run must use the policy and the HMAC key recorded there; otherwise it raises
+`ResumeError` instead of appending records transformed under another policy or key.
 """
 
 from __future__ import annotations
@@ -28,18 +28,30 @@ from typing import Any
 from tqdm import tqdm
 
 from deidentify.deidentifier import Deidentifier
-from deidentify.policy import Policy
+from deidentify.resume import (
+    POLICY_STATE_NAME,
+    ResumeError,
+    check_resume,
+    check_resume_policy,
+    record_run_state,
+    truncate_torn_tail,
+)
 from deidentify.vault import Vault
 from medsum.records import Record
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "MANIFEST_NAME",
+    "POLICY_STATE_NAME",
+    "ResumeError",
+    "check_resume_policy",
+    "deidentify_corpus",
+    "load_deidentified",
+    "record_key",
+]
+
 MANIFEST_NAME = "report.json"
-POLICY_STATE_NAME = "policy.json"
-
-
-class ResumeError(ValueError):
-    """Raised when an output directory contains records written under another policy."""
 
 
 def _done_ids(path: Path) -> set[str]:
@@ -53,46 +65,6 @@ def _done_ids(path: Path) -> set[str]:
             except (json.JSONDecodeError, KeyError):
                 break  # a torn last line from an interrupted run; it is rewritten below
     return done
-
-
-def _truncate_torn_tail(path: Path) -> None:
-    if not path.exists():
-        return
-    lines = path.read_bytes().splitlines(keepends=True)
-    if lines and not lines[-1].endswith(b"\n"):
-        path.write_bytes(b"".join(lines[:-1]))
-
-
-def check_resume_policy(output_dir: Path, policy: Policy) -> None:
-    """Raise ResumeError unless `output_dir` is new or was started under an equivalent policy.
-
-    Reads only, so a caller can check before the slow analyzer set-up.
-    """
-    state_path = output_dir / POLICY_STATE_NAME
-    if not state_path.exists():
-        if _done_ids(output_dir / "records.jsonl"):
-            raise ResumeError(
-                f"{output_dir} contains de-identified records but no {POLICY_STATE_NAME}, so the "
-                "policy they were written under is unknown; write to a new output directory"
-            )
-        return
-    try:
-        stored = json.loads(state_path.read_text(encoding="utf-8"))
-        stored_hash, stored_source = stored["sha256"], stored["source"]
-    except (json.JSONDecodeError, KeyError, TypeError):
-        raise ResumeError(
-            f"{state_path} is not a valid policy record; restore it from the original run, or "
-            "write to a new output directory"
-        ) from None
-    current_hash = policy.fingerprint()
-    if stored_hash != current_hash:
-        raise ResumeError(
-            f"{output_dir} contains records de-identified under policy {stored_hash[:12]} "
-            f"({stored_source}), but this run uses policy {current_hash[:12]} "
-            f"({policy.source}); resuming would mix the outputs of two policies. Rerun with "
-            f"the policy recorded in {state_path}, or write to a new output directory to apply "
-            "this policy to every record"
-        )
 
 
 def record_key(deid: Deidentifier, record: Record) -> str:
@@ -110,7 +82,7 @@ def deidentify_corpus(
     """De-identify `records` into `output_dir`; returns the report (counts, durations, policy).
 
     `progress` shows a progress bar on stderr; None shows it only when stderr is a terminal.
-    Raises ResumeError when `output_dir` contains records written under another policy.
+    Raises ResumeError when `output_dir` contains records written under another policy or key.
     """
     started = time.perf_counter()
     if progress is None:
@@ -119,12 +91,10 @@ def deidentify_corpus(
     records_path = output_dir / "records.jsonl"
     trace_path = output_dir / "trace.jsonl"
     for path in (records_path, trace_path):
-        _truncate_torn_tail(path)
+        truncate_torn_tail(path)
     done = _done_ids(records_path)
-    check_resume_policy(output_dir, deid.policy)
-    state_path = output_dir / POLICY_STATE_NAME
-    if not state_path.exists():
-        state_path.write_text(json.dumps(deid.policy.describe(), indent=2) + "\n", encoding="utf-8")
+    check_resume(output_dir, deid.policy, deid.keys)
+    record_run_state(output_dir, deid.policy, deid.keys)
     vault = Vault(output_dir / "vault.sqlite", deid.keys)
     pending = [r for r in records if record_key(deid, r) not in done]
     logger.info(

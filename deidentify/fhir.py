@@ -29,7 +29,6 @@ import binascii
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 import uuid
@@ -65,6 +64,16 @@ from deidentify.fhir_input import (
     read_fhir_file,
 )
 from deidentify.fhir_narrative import deidentify_xhtml
+from deidentify.fhir_progress import (
+    PROGRESS_FILE,
+    check_inputs,
+    item_digest,
+    load_progress,
+    progress_entry,
+    reference_day,
+    total_counts,
+)
+from deidentify.resume import check_resume, record_run_state
 from deidentify.surrogates import TITLES
 from deidentify.vault import Vault
 from deidentify.zipcode import is_zip_code, safe_harbor_zip
@@ -210,6 +219,10 @@ class FhirDeidentifier:
         self._patient_names: dict[str, list[str]] = {}
         self._patient_urls: dict[str, str] = {}
         self._full_url_types: dict[str, str] = {}
+        self._start_item()
+
+    def _start_item(self) -> None:
+        """Clear the state of one input item, so that each item's output depends on it alone."""
         self.masked_birth_dates: set[str] = set()
         self.entity_counts: Counter[str] = Counter()
         self.field_counts: Counter[str] = Counter()
@@ -221,20 +234,46 @@ class FhirDeidentifier:
 
         Every item is validated before the first is changed, so invalid input fails early.
         """
+        combined = FhirResult(
+            resources=[],
+            mappings={},
+            traces=[],
+            entity_counts=Counter(),
+            field_counts=Counter(),
+            resource_counts=Counter(),
+        )
+        for where, model in self.prepare(items):
+            part = self.deidentify_item(where, model)
+            combined.resources += part.resources
+            combined.mappings.update(part.mappings)
+            combined.traces += part.traces
+            combined.entity_counts.update(part.entity_counts)
+            combined.field_counts.update(part.field_counts)
+            combined.resource_counts.update(part.resource_counts)
+        return combined
+
+    def prepare(self, items: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """Validate every item and register its Patients; returns (location, model) pairs.
+
+        The Patients of every item are registered before any item is de-identified, so a
+        Patient's names seed the notes of every item, wherever that Patient appears.
+        """
         self._reset()
         models = [(where, parse_resource(data, where)) for where, data in items]
         for _, model in models:
             self._register_patients(model, None)
-        outputs = []
-        for where, model in models:
-            self.deidentify_resource(model, where, None, None)
-            output = model.as_json()
-            self._mark_masked_birth_dates(output)
-            # Re-parsing proves the output is still valid FHIR R4.
-            parse_resource(output, f"{where} (de-identified output)")
-            outputs.append(output)
+        return models
+
+    def deidentify_item(self, where: str, model: Any) -> FhirResult:
+        """De-identify one model from `prepare` and return the output and counts of that item."""
+        self._start_item()
+        self.deidentify_resource(model, where, None, None)
+        output = model.as_json()
+        self._mark_masked_birth_dates(output)
+        # Re-parsing proves the output is still valid FHIR R4.
+        parse_resource(output, f"{where} (de-identified output)")
         return FhirResult(
-            resources=outputs,
+            resources=[output],
             mappings={scope.key: scope.mapping for scope in self._scopes},
             traces=[trace for scope in self._scopes for trace in scope.traces],
             entity_counts=self.entity_counts,
@@ -765,44 +804,82 @@ def deidentify_fhir_file(
     - `resources.ndjson`: one de-identified input resource or Bundle per line;
     - `trace.jsonl`: the span decisions of each text field, without text;
     - `vault.sqlite`: the encrypted surrogate-to-original mapping of each resource, by new id;
+    - `progress.jsonl`: one line per finished input item (see `deidentify/fhir_progress.py`);
+    - `policy.json`, `key-fingerprint.json`: the run state (see `deidentify/resume.py`);
     - `report.json`: counts per resource type, entity type and field change, without text.
-    Nothing is written when any resource is invalid.
+
+    Items are appended one at a time, so a run that stops resumes after the last item written
+    and gives the output of an uninterrupted run. Nothing is written when any resource fails
+    FHIR R4 validation. Raises ResumeError when `output_dir` contains output of another policy,
+    HMAC key or input.
     """
     started = time.perf_counter()
     items = read_fhir_file(input_path)
-    result = FhirDeidentifier(deid, today=today).deidentify(items)
+    digests = [item_digest(deid.surrogates, data) for _, data in items]
+    fhir = FhirDeidentifier(deid, today=today)
+    models = fhir.prepare(items)
+    check_resume(output_dir, deid.policy, deid.keys, output_name=RESOURCES_FILE)
+
     output_dir.mkdir(parents=True, exist_ok=True)
-    _write_lines(output_dir / RESOURCES_FILE, result.resources)
-    _write_lines(output_dir / TRACE_FILE, result.traces)
+    done = load_progress(output_dir, RESOURCES_FILE, TRACE_FILE)
+    check_inputs(done, digests, [where for where, _ in items], output_dir)
+    fhir.today = reference_day(done, today)
+    record_run_state(output_dir, deid.policy, deid.keys)
+    skipped = len(done)
+    logger.info(
+        "de-identifying %d FHIR input items (%d already done, resuming)",
+        len(models) - skipped,
+        skipped,
+    )
+
     vault = Vault(output_dir / "vault.sqlite", deid.keys)
     try:
-        for key, mapping in result.mappings.items():
-            vault.put(key, mapping)
+        with (
+            (output_dir / RESOURCES_FILE).open("a", encoding="utf-8") as resources_out,
+            (output_dir / TRACE_FILE).open("a", encoding="utf-8") as trace_out,
+            (output_dir / PROGRESS_FILE).open("a", encoding="utf-8") as progress_out,
+        ):
+            for index in range(skipped, len(models)):
+                where, model = models[index]
+                result = fhir.deidentify_item(where, model)
+                for key, mapping in result.mappings.items():
+                    vault.put(key, mapping)
+                for trace in result.traces:
+                    trace_out.write(json.dumps({"item": index, **trace}) + "\n")
+                [resource] = result.resources
+                resources_out.write(json.dumps(resource, ensure_ascii=False) + "\n")
+                counts = {
+                    "resource_counts": result.resource_counts,
+                    "entity_counts": result.entity_counts,
+                    "field_counts": result.field_counts,
+                }
+                entry = progress_entry(index, digests[index], fhir.today, counts)
+                progress_out.write(json.dumps(entry) + "\n")
+                # The progress line goes to disk last, because it marks the item as finished.
+                for handle in (trace_out, resources_out, progress_out):
+                    handle.flush()
+                done.append(entry)
+        vault_entries = len(vault.records())
     finally:
         vault.close()
+
+    resource_counts = total_counts(done, "resource_counts")
     report = {
         "format": "fhir-r4",
         "inputs": len(items),
-        "resource_counts": dict(sorted(result.resource_counts.items())),
-        "entity_counts": dict(sorted(result.entity_counts.items())),
-        "field_counts": dict(sorted(result.field_counts.items())),
-        "vault_entries": len(result.mappings),
+        "processed_this_run": len(models) - skipped,
+        "resource_counts": resource_counts,
+        "entity_counts": total_counts(done, "entity_counts"),
+        "field_counts": total_counts(done, "field_counts"),
+        "vault_entries": vault_entries,
         "threshold": deid.threshold,
+        "policy": deid.policy.describe(),
         "duration_s": round(time.perf_counter() - started, 2),
     }
     (output_dir / REPORT_FILE).write_text(json.dumps(report, indent=2))
     logger.info(
         "de-identified %d FHIR resources: %s",
-        sum(result.resource_counts.values()),
+        sum(resource_counts.values()),
         json.dumps(report["entity_counts"]),
     )
     return report
-
-
-def _write_lines(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Write JSON lines to a temporary file and move it into place, so readers see all or none."""
-    temporary = path.with_suffix(path.suffix + ".partial")
-    with temporary.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(temporary, path)

@@ -58,15 +58,21 @@ def input_fingerprint(spec: DataSpec, records: list[Record]) -> dict[str, Any]:
 def stage_deidentify(config: PipelineConfig) -> dict[str, Any]:
     from deidentify import Deidentifier
     from deidentify.corpus import deidentify_corpus
+    from deidentify.resume import check_resume_keys
 
     keys = KeyStore.open()
     keys.ensure_outside(run_dir(config))
-    deid = Deidentifier.create(keys, **config.deidentify)
-    reports = {}
-    for split, spec, seed in (
+    splits = (
         ("train", config.train_data, config.seed),
         ("eval", config.eval_data, config.seed + 1),
-    ):
+    )
+    # A split resumed under another HMAC key fails here, before the slow analyzer set-up.
+    for split, spec, _ in splits:
+        if not spec.already_deidentified:
+            check_resume_keys(run_dir(config) / "deid" / split, keys)
+    deid = Deidentifier.create(keys, **config.deidentify)
+    reports = {}
+    for split, spec, seed in splits:
         records = load_split(spec, seed)
         if spec.already_deidentified:
             report = copy_declared_deidentified(records, run_dir(config) / "deid" / split)
@@ -127,11 +133,13 @@ def eval_split(config: PipelineConfig) -> tuple[list[Record], list[str], list[di
     """
     from deidentify import Vault
     from deidentify.corpus import load_deidentified
+    from deidentify.resume import check_resume_keys
     from deidentify.surrogates import SurrogateGenerator
 
     deid_dir = run_dir(config) / "deid" / "eval"
     sources = load_deidentified(deid_dir)
     keys = KeyStore.open()
+    check_resume_keys(deid_dir, keys)
     keyed = SurrogateGenerator(keys.hmac_key)
     # De-identified records carry keyed ids; key the original split the same way to pair them.
     originals = {keyed.record_key(r.id): r for r in load_split(config.eval_data, config.seed + 1)}
