@@ -9,7 +9,7 @@ Routes:
     POST /v1/summaries   summarize a text (roles with `summarize`)
     GET  /v1/audit       list audit records (role `auditor`)
     GET  /v1/audit/verify  check the audit hash chain (role `auditor`)
-    GET  /healthz        liveness and loaded model
+    GET  /healthz        liveness, loaded model and de-identification policy hash
 """
 
 import asyncio
@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +34,9 @@ from medsum.keys import KeyStore
 from medsum.models import DEFAULT_BASE_MODEL
 from medsum.prompts import SECTION_NAMES
 from medsum.storage import open_database
+
+if TYPE_CHECKING:
+    from deidentify.policy import Policy
 
 logger = logging.getLogger("medsum.api")
 
@@ -52,6 +55,8 @@ class ServiceSettings:
     max_source_tokens: int = 512
     # Custom tasks (name -> instruction) from the pipeline config the model was trained with.
     tasks: dict[str, str] = field(default_factory=dict)
+    # The de-identification policy, loaded and validated at start-up. None means the default.
+    policy: "Policy | None" = None
 
 
 class SummaryRequest(BaseModel):
@@ -117,7 +122,17 @@ class Summarizer:
         self.settings = settings
         self.tokenizer = tokenizer or load_tokenizer(settings.base_model)
         self.model = model or load_model(settings.base_model, adapters=settings.adapters)
-        self.deidentifier = deidentifier or Deidentifier.create()
+        self.deidentifier = deidentifier or Deidentifier.create(policy=settings.policy)
+        policy = self.deidentifier.policy
+        if settings.policy is not None and policy.fingerprint() != settings.policy.fingerprint():
+            raise ValueError(
+                "the de-identifier passed to Summarizer uses another policy than "
+                f"settings.policy ({settings.policy.source}); pass one built with that policy"
+            )
+        self.policy_sha256: str = policy.fingerprint()
+        logger.info(
+            "de-identification policy %s (sha256 %s)", policy.source, self.policy_sha256[:12]
+        )
         self.model_id = settings.base_model
         names = [a.parent.name if a.name == "adapter" else a.name for a in settings.adapters]
         self.adapter_id = "+".join(names) or None
@@ -484,7 +499,12 @@ def create_app(settings: ServiceSettings, summarizer: Summarizer | None = None) 
 
     @app.get("/healthz")
     def health() -> dict[str, Any]:
-        """Liveness and the loaded model."""
-        return {"status": "ok", "model_id": loaded.model_id, "adapter_id": loaded.adapter_id}
+        """Liveness, the loaded model and the SHA-256 of the de-identification policy."""
+        return {
+            "status": "ok",
+            "model_id": loaded.model_id,
+            "adapter_id": loaded.adapter_id,
+            "deid_policy_sha256": loaded.policy_sha256,
+        }
 
     return app

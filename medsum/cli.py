@@ -78,8 +78,10 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
     if args.input is None:
         return cmd_stage(args)
     from deidentify import Deidentifier
-    from deidentify.corpus import check_resume_policy, deidentify_corpus
+    from deidentify.corpus import deidentify_corpus
     from deidentify.policy import Policy
+    from deidentify.resume import check_resume
+    from medsum.keys import KeyStore
     from medsum.records import load_records
 
     if args.output is None:
@@ -98,17 +100,19 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
         count = sum(len(spans) for spans in detections.values())
         print(json.dumps({"notes": len(notes), "detected_spans": count}))
         return 0
+    keys = KeyStore.open()
     if input_format == "fhir":
-        from deidentify.fhir import deidentify_fhir_file, read_fhir_file
+        from deidentify.fhir import RESOURCES_FILE, deidentify_fhir_file, read_fhir_file
 
-        # Invalid JSON fails here, before spaCy loads.
+        # Invalid JSON and a resume under another policy or key fail here, before spaCy loads.
         read_fhir_file(Path(args.input))
-        deid = Deidentifier.create(policy=policy)
+        check_resume(Path(args.output), policy or Policy(), keys, output_name=RESOURCES_FILE)
+        deid = Deidentifier.create(keys, policy=policy)
         print(json.dumps(deidentify_fhir_file(Path(args.input), Path(args.output), deid), indent=2))
         return 0
     records = load_records(input_format, Path(args.input))
-    check_resume_policy(Path(args.output), policy or Policy())
-    deid = Deidentifier.create(policy=policy)
+    check_resume(Path(args.output), policy or Policy(), keys)
+    deid = Deidentifier.create(keys, policy=policy)
     report = deidentify_corpus(records, Path(args.output), deid, progress=progress)
     print(json.dumps(report, indent=2))
     return 0
@@ -232,15 +236,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from deidentify.policy import Policy
     from medsum.api import ServiceSettings, create_app
 
-    tasks = _config_from(args).tasks if args.config else {}
+    config = _config_from(args)
+    # --policy overrides deidentify.policy of --config. The file is validated before the model
+    # and spaCy load, with the same errors as `medsum deidentify --policy`.
+    policy_path = config.deidentify.get("policy")
     settings = ServiceSettings(
         database_url=args.database,
         adapters=[Path(a) for a in args.adapter],
         base_model=args.base_model,
         max_new_tokens=args.max_new_tokens,
-        tasks=tasks,
+        tasks=config.tasks,
+        policy=Policy.load(Path(policy_path)) if policy_path else None,
     )
     # uvicorn's access log prints raw paths and query strings, which may carry identifiers;
     # medsum logs one line per request with the route template instead.
@@ -442,7 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-new-tokens", type=int, default=200, help="generation limit per summary"
     )
     serve.add_argument(
-        "--config", help="pipeline YAML whose `tasks` section defines custom tasks to accept"
+        "--config",
+        help="pipeline YAML whose `tasks` section defines custom tasks to accept and whose "
+        "deidentify.policy names the de-identification policy",
+    )
+    serve.add_argument(
+        "--policy",
+        help="de-identification policy YAML file (see configs/deid-policy.yaml); overrides "
+        "deidentify.policy of --config; default: surrogates for every entity type",
     )
     serve.set_defaults(handler=cmd_serve)
 
