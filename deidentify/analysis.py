@@ -23,8 +23,12 @@ from deidentify.lexicons import (
     WORD,
     clinical_words,
     drug_names,
+    first_names,
+    is_clinical_prefix,
     is_english,
     is_known_name,
+    is_misspelling,
+    is_unknown_word,
     person_names,
     place_names,
 )
@@ -39,6 +43,9 @@ LOOKBEHIND_CHARS = 12
 # The word right after a span, or right before it, across one space.
 NEXT_WORD = re.compile(r" ([A-Za-z][A-Za-z'\-]+)\b")
 PREVIOUS_WORD = re.compile(r"\b([A-Za-z][A-Za-z'\-]+) \Z")
+# An initial right before a name, with a period or as a capital other than "A" and "I"
+# ("N. Okafor", "J SMITH"), but not after a digit ("2 L NP" is two litres by nasal prongs).
+INITIAL_BEFORE = re.compile(r"(?<![\w.])(?<!\d )([A-Za-z]\.|[B-HJ-Z]) \Z")
 # A title right before a word ("Dr. ", "Doctor ").
 TITLE_BEFORE = re.compile(r"\b(?i:dr|doctor|mr|mrs|ms|miss)\.?\s+\Z")
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
@@ -120,15 +127,17 @@ def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> Recog
         return result
     start, end = result.start, result.end
     after = NEXT_WORD.match(text, end)
-    if after and _is_name_part(after.group(1), uncased=uncased):
-        end = after.end()
-    # A word before the span ("son Nick") must be a census name and no English word at all.
-    before = PREVIOUS_WORD.search(text, max(0, start - LOOKBEHIND_CHARS), start)
-    if (
-        before
-        and is_known_name(before.group(1))
-        and _is_name_part(before.group(1), uncased=uncased)
+    if after and (
+        _is_name_part(after.group(1), uncased=uncased) or is_unknown_word(after.group(1))
     ):
+        end = after.end()
+    # A word before the span must be an initial ("J. Vance"), a census name that is no English
+    # word, or a first name written as one ("per Maria Lindqvist").
+    initial = INITIAL_BEFORE.search(text, max(0, start - LOOKBEHIND_CHARS), start)
+    before = PREVIOUS_WORD.search(text, max(0, start - LOOKBEHIND_CHARS), start)
+    if initial:
+        start = initial.start(1)
+    elif before and _is_name_before(before.group(1), uncased=uncased):
         start = before.start(1)
     if (start, end) == (result.start, result.end):
         return result
@@ -142,6 +151,17 @@ def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> Recog
     )
 
 
+def _is_name_before(word: str, *, uncased: bool) -> bool:
+    if is_known_name(word) and _is_name_part(word, uncased=uncased):
+        return True
+    lower = word.lower()
+    if lower not in first_names() or lower in clinical_words() or lower in STOP_WORDS:
+        return False
+    if uncased:
+        return not is_english(lower)  # "son Nick" in a lower-case note
+    return word[0].isupper() and word[1:].islower()
+
+
 def _is_name_part(word: str, *, uncased: bool) -> bool:
     lower = word.lower()
     if lower not in person_names() or lower in clinical_words() or lower in STOP_WORDS:
@@ -152,7 +172,10 @@ def _is_name_part(word: str, *, uncased: bool) -> bool:
 def _has_name_word(text: str, entity: SpacySpan) -> bool:
     """Return whether a spaCy entity of cased text is a lexicon place or has a name word."""
     words = WORD.findall(text, entity.start_char, entity.end_char)
-    if " ".join(words).lower() in place_names():
+    phrase = " ".join(words).lower()
+    if phrase in place_names() and (len(words) > 1 or not is_english(phrase)):
+        return True  # not a one-word place that is also a word ("Brady", "Nitro")
+    if _is_proper_phrase(text, entity):
         return True
     return any(
         _is_name_word(text, match.start(), len(match.group(0)))
@@ -160,12 +183,35 @@ def _has_name_word(text: str, entity: SpacySpan) -> bool:
     )
 
 
+def _is_proper_phrase(text: str, entity: SpacySpan) -> bool:
+    """Return whether an entity is two or more title-case words inside a sentence.
+
+    "back from the North Shore", "taken to Holy Family ED": each word is English, but capitals on
+    every word of a phrase in mid-sentence mark a proper name. Clinical words and words in
+    capitals ("CT Scan") do not count.
+    """
+    matches = list(WORD.finditer(text, entity.start_char, entity.end_char))
+    if len(matches) < 2:
+        return False
+    for match in matches:
+        word = match.group(0)
+        if len(word) < 2 or not word[0].isupper() or not word[1:].islower():
+            return False
+        if word.lower() in clinical_words() or word.lower() in drug_names():
+            return False
+    first = matches[0].start()
+    before = text[max(0, first - LOOKBEHIND_CHARS) : first]
+    at_text_start = first < LOOKBEHIND_CHARS and not before.strip(" \t-*")
+    return not at_text_start and SENTENCE_START.search(before) is None
+
+
 def _is_name_word(text: str, start: int, length: int) -> bool:
     """Return whether the word at `start` is capitalized and can be a name or place.
 
     A census name or lexicon place that is no English word counts anywhere. Another
-    capitalized word counts unless it is a clinical word or drug name, a one-letter word or an
-    abbreviation in capitals, or starts a line or sentence, where headings ("Neuro:") are.
+    capitalized word counts only if it is in no word list (nor a misspelling or a cut-off drug
+    name), is no one-letter word or abbreviation in capitals, and does not start a line or
+    sentence, where headings ("Neuro:") are.
     """
     word = text[start : start + length]
     lower = word.lower()
@@ -177,6 +223,8 @@ def _is_name_word(text: str, start: int, length: int) -> bool:
     if lower in clinical_words() or (lower in drug_names() and lower not in person_names()):
         return False
     if (lower in person_names() or lower in place_names()) and not is_english(lower):
-        return True
+        return not is_misspelling(lower)
+    if is_english(lower) or is_misspelling(lower) or is_clinical_prefix(lower):
+        return False  # "Labs", "Replete", "Propofal", "Metop": capitals from habit
     at_text_start = start < LOOKBEHIND_CHARS and not before.strip(" \t-*")
     return not at_text_start and SENTENCE_START.search(before) is None

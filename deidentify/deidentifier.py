@@ -14,6 +14,7 @@ from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
 from deidentify.analysis import analyze
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
+from deidentify.lexicons import is_english, person_names, region_names
 from deidentify.policy import Action, Policy
 from deidentify.surrogates import NAME_TOKEN, TITLES, SurrogateGenerator
 from deidentify.transform import transform
@@ -109,6 +110,15 @@ def _resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]
     return sorted(kept, key=lambda r: r.start)
 
 
+def _is_census_name(entity_type: str, token: str) -> bool:
+    return entity_type == "PERSON" and token.lower() in person_names()
+
+
+def _is_region(fragment: str) -> bool:
+    """Return whether a LOCATION fragment is a US state or a country and nothing more."""
+    return " ".join(fragment.lower().split()).strip(".,") in region_names()
+
+
 def _is_allowed(entity_type: str, fragment: str) -> bool:
     if entity_type not in ("PERSON", "LOCATION"):
         return False
@@ -165,6 +175,8 @@ class Deidentifier:
                 continue
             if result.entity_type == "AGE" and fragment.isdigit() and int(fragment) <= 89:
                 continue  # not an identifier under Safe Harbor, so neither replaced nor reported
+            if result.entity_type == "LOCATION" and _is_region(fragment):
+                continue  # a state or a country: Safe Harbor lets a note keep it
             metadata = result.recognition_metadata or {}
             spans.append(
                 Span(
@@ -175,35 +187,47 @@ class Deidentifier:
                     recognizer=str(metadata.get("recognizer_name", "unknown")),
                 )
             )
-        return self._propagate_names(text, spans)
+        spans = self._propagate(text, spans, "PERSON", "SameNoteNamePropagation")
+        return self._propagate(text, spans, "LOCATION", "SameNotePlacePropagation")
 
     @staticmethod
-    def _propagate_names(text: str, spans: list[Span]) -> list[Span]:
-        """Mark every other mention of a detected name token in the same text as PERSON.
+    def _propagate(text: str, spans: list[Span], entity_type: str, recognizer: str) -> list[Span]:
+        """Mark every other mention of a detected name or place token in the same text.
 
         A name found once ("it's Sven Mbeki") is then also caught where no recognizer fires
-        ("How old are you now, Sven?").
+        ("How old are you now, Sven?"); a hospital found after "transferred to" ("BXH") is caught
+        again in "arrival at BXH". A token spreads only when it is no English word or, for
+        names, a census name ("Rose"); tokens of three letters or fewer only in the same case.
         """
         tokens = {
             token
             for span in spans
-            if span.entity_type == "PERSON"
+            if span.entity_type == entity_type
             for token in NAME_TOKEN.findall(text[span.start : span.end])
             if len(token) > 1
             and token[0].isupper()
             and token.lower() not in ALLOW_TERMS | TITLES | STOP_WORDS
+            and (not is_english(token) or _is_census_name(entity_type, token))
         }
         if not tokens:
             return spans
-        pattern = re.compile(
-            r"(?<![\w])(?:"
-            + "|".join(sorted(map(re.escape, tokens), key=len, reverse=True))
-            + r")(?![\w])",
-            re.IGNORECASE,
-        )
+        long_tokens = sorted((t for t in tokens if len(t) > 3), key=len, reverse=True)
+        short_tokens = sorted((t for t in tokens if len(t) <= 3), key=len, reverse=True)
+        matches = []
+        if long_tokens:
+            pattern = re.compile(
+                r"(?<![\w])(?:" + "|".join(map(re.escape, long_tokens)) + r")(?![\w])",
+                re.IGNORECASE,
+            )
+            matches += list(pattern.finditer(text))
+        if short_tokens:
+            pattern = re.compile(
+                r"(?<![\w])(?:" + "|".join(map(re.escape, short_tokens)) + r")(?![\w])"
+            )
+            matches += list(pattern.finditer(text))
         extra = [
-            Span(match.start(), match.end(), "PERSON", 0.5, "SameNoteNamePropagation")
-            for match in pattern.finditer(text)
+            Span(match.start(), match.end(), entity_type, 0.5, recognizer)
+            for match in matches
             if all(match.end() <= s.start or match.start() >= s.end for s in spans)
         ]
         return sorted(spans + extra, key=lambda span: span.start)

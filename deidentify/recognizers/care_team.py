@@ -13,15 +13,17 @@ from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
-from deidentify.lexicons import is_known_name, is_unknown_word
+from deidentify.lexicons import is_known_name, is_name_or_unknown, is_unknown_word
 
 # Phrases after which a clinician's name follows. "by" and "with" alone are too common.
 BEFORE_NAME = (
     r"(?i:seen(?: and examined)? by|evaluated by|examined by|followed by|covered by|"
     r"discussed with|spoke(?: with| to)|talked(?: with| to)|paged|notified|informed|"
-    r"per|attending|resident|fellow|intern|np|pa|rn|nurse|h\.?o\.?|pcp|surgeon|"
-    r"cardiologist|intensivist|hospitalist|covering)"
+    r"per|surgeon|cardiologist|intensivist|hospitalist|covering)"
 )
+# Roles written right before a name ("NP Dana", "attending Vance"): a stronger cue, after which
+# a census name that is also a word counts when it is capitalized.
+ROLE_BEFORE_NAME = r"(?:attending|resident|fellow|intern|np|pa|rn|nurse|h\.?o\.?|pcp)"
 # Words after which a clinician's name precedes: "HARTWELL AWARE", "Okafor paged".
 AFTER_NAME = r"(?i:aware|notified|informed|paged|called|in to see|at bedside|here to see)"
 WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]+"
@@ -34,6 +36,7 @@ class CareTeamNameRecognizer(PatternRecognizer):
     PATTERNS = [
         Pattern("name_after_care_phrase", rf"(?<=\b{BEFORE_NAME}:?\s){WORD_SHAPE}\b", 0.6),
         Pattern("name_before_care_phrase", rf"\b{WORD_SHAPE}(?=\s{AFTER_NAME}\b)", 0.6),
+        Pattern("name_after_role", rf"(?<=\b(?i:{ROLE_BEFORE_NAME}):?\s){WORD_SHAPE}\b", 0.6),
     ]
 
     def __init__(self) -> None:
@@ -53,11 +56,21 @@ class CareTeamNameRecognizer(PatternRecognizer):
     ) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         uncased = is_uncased(text)
-        return [
-            result
-            for result in results
-            if self.can_be_name(text[result.start : result.end], uncased=uncased)
-        ]
+        kept = []
+        for result in results:
+            word = text[result.start : result.end]
+            explanation = result.analysis_explanation
+            after_role = explanation is not None and explanation.pattern_name == "name_after_role"
+            if self.can_be_name(word, uncased=uncased) or (
+                after_role and not uncased and self.is_capitalized_name(word)
+            ):
+                kept.append(result)
+        return kept
+
+    @staticmethod
+    def is_capitalized_name(word: str) -> bool:
+        """Whether `word` is a census name written as a name ("Dana", not "DANA" or "dana")."""
+        return word[0].isupper() and word[1:].islower() and is_name_or_unknown(word)
 
     @staticmethod
     def can_be_name(word: str, *, uncased: bool) -> bool:

@@ -7,9 +7,17 @@ never the title or credential.
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 
-from deidentify.lexicons import WORD, is_name_or_unknown
+from deidentify.lexicons import (
+    WORD,
+    is_first_name,
+    is_known_name,
+    is_misspelling,
+    is_name_or_unknown,
+    is_unknown_word,
+)
 
 CAPITALIZED = r"[A-Z][a-zA-Z'\-]+"
 # A second name token must be in title case: in upper-case notes the word after a name is as
@@ -17,7 +25,17 @@ CAPITALIZED = r"[A-Z][a-zA-Z'\-]+"
 NAME = rf"{CAPITALIZED}(?:\s+[A-Z][a-z][a-zA-Z'\-]*)?"
 # Titles in any letter case; Presidio compiles patterns with the `regex` module, which allows
 # the variable-width look-behind used below.
-TITLE = r"(?:(?i:dr|mr|mrs|ms|mx|prof)\.?|(?i:doctor|miss))"
+TITLE = r"(?:(?i:drs?|mr|mrs|ms|mx|prof)(?:'?\.?\s|\.)|(?i:doctor|miss)\s)"
+# Credentials written after a clinician's name ("N. Okafor NP", "Hartwell-Vance MD").
+CREDENTIAL = r"(?i:md|do|np|pa|pa-c|rn|bsn|crnp|rrt|lpn|cna|msw|licsw|lcsw|pharmd)"
+# Words after "PA" or "DO" that make it the pulmonary artery or a verb, not a credential.
+NOT_AFTER_CREDENTIAL = (
+    r"(?i:line|lines|cath|catheter|pressures?|numbers|port|systolic|diastolic|mean|wedge|"
+    r"sat|sats|htn|not|so|you|this|that|it)\b"
+)
+
+
+CREDENTIAL_PATTERNS = ("name_before_credential", "name_before_inline_credential")
 
 
 class TitledNameRecognizer(PatternRecognizer):
@@ -31,11 +49,24 @@ class TitledNameRecognizer(PatternRecognizer):
     PATTERNS = [
         Pattern(
             "name_after_title",
-            rf"(?<=\b{TITLE}\s){NAME}",
+            rf"(?<=\b{TITLE}){NAME}",
             0.9,
         ),
         # An initial used as the name ("Doctor X", "Mr. K."), as in notes that shorten names.
-        Pattern("initial_after_title", rf"(?<=\b{TITLE}\s)[A-Z]\b(?!['\-]|\.\w)", 0.6),
+        Pattern("initial_after_title", rf"(?<=\b{TITLE})[A-Z]\b(?!['\-]|\.\w)", 0.6),
+        # The second of two clinicians after "Drs" ("Drs. Okafor and Vance").
+        Pattern(
+            "second_name_after_drs",
+            r"(?<=\b(?i:drs)'?\.?\s[A-Za-z][A-Za-z'\-]+\s(?i:and|&)\s)[A-Za-z][A-Za-z'\-]+",
+            0.6,
+        ),
+        # A name before a credential inside a line ("N. Okafor NP aware", "Vance MD plans").
+        Pattern(
+            "name_before_inline_credential",
+            r"\b(?:[A-Za-z]\.?\s)?[A-Za-z][A-Za-z'\-]+(?:\s[A-Za-z][A-Za-z'\-]+)?"
+            rf"(?=,?\s{CREDENTIAL}\b(?!\s?{NOT_AFTER_CREDENTIAL}))",
+            0.5,
+        ),
         Pattern(
             "name_introduction",
             rf"(?<=\b[Mm]y name is\s){NAME}|(?<=\b[Ii]t's\s){NAME}(?=[.,])|"
@@ -48,7 +79,7 @@ class TitledNameRecognizer(PatternRecognizer):
         # A signature line: a name, then a credential at the end of the line ("s. roberto rrt").
         Pattern(
             "name_before_credential",
-            r"\b[A-Za-z][A-Za-z'\-]*\.?(?:\s[A-Za-z][A-Za-z'\-]+)?"
+            r"\b(?:[A-Za-z]\.?\s)?[A-Za-z][A-Za-z'\-]+(?:\s[A-Za-z][A-Za-z'\-]+)?"
             r"(?=,?\s(?i:rn|rrt|md|np|lpn|cna|msw|pa-c)\.?[ \t]*$)",
             0.6,
         ),
@@ -63,11 +94,40 @@ class TitledNameRecognizer(PatternRecognizer):
             name="TitledNameRecognizer",
         )
 
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return [result for result in results if not self._is_weak_credential_match(text, result)]
+
+    @staticmethod
+    def _is_weak_credential_match(text: str, result: RecognizerResult) -> bool:
+        """Return whether a name before a credential has a word that is no name on its own.
+
+        A credential is a weaker cue than a title ("wife MD", "Primray Care MD"), so each
+        word must be a census name that is no English word, a word in no list, or a census name
+        written as a name ("Vance PA"), or a first name.
+        """
+        explanation = result.analysis_explanation
+        if explanation is None or explanation.pattern_name not in CREDENTIAL_PATTERNS:
+            return False
+        for word in WORD.findall(text, result.start, result.end):
+            if len(word) < 2 or is_known_name(word) or is_unknown_word(word):
+                continue
+            if is_first_name(word):
+                continue  # "mary o'hara np" in a lower-case note
+            title_case = word[0].isupper() and word[1:].islower()
+            if not (title_case and is_name_or_unknown(word)) or is_misspelling(word):
+                return True
+        return False
+
     def invalidate_result(self, pattern_text: str) -> bool | None:
-        # Without letter case the word after the cue is as often a verb or a clinical word
-        # ("WIFE CALLED", "DR. AWARE"), so each word but an initial must be a census name or a
-        # word that is in no list.
-        if pattern_text.isupper() or pattern_text.islower():
-            words = [word for word in WORD.findall(pattern_text) if len(word) > 1]
-            return not all(is_name_or_unknown(word) for word in words)
-        return None
+        # The word after a title is as often a verb or a clinical word ("DR. AWARE", "monitor
+        # MS. Restart", "done Improved per MD"), so each word but an initial must be a census
+        # name or a word that is in no list.
+        words = [word for word in WORD.findall(pattern_text) if len(word) > 1]
+        return not all(is_name_or_unknown(word) for word in words)

@@ -1,8 +1,8 @@
 """US states, US towns and countries from the GeoNames lexicon, in uncased and cased text.
 
 A place name of two or more words ("SOUTH BOSTON", "New Mexico") or one that is no English word
-("WORCESTER") is a place on its own. One that is also a word ("Reading", "BOSTON", a card game)
-counts only after "in", "from", "to", "at" or "near".
+("WORCESTER") is a place on its own. One that is also a word ("Reading", "Boston", a card game)
+counts only in cased text, capitalized, after "in", "from", "to", "at" or "near".
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import MAX_PLACE_WORDS, is_single_spaced, is_uncased
-from deidentify.lexicons import WORD, clinical_words, is_english, place_names
+from deidentify.lexicons import WORD, clinical_words, is_english, is_misspelling, place_names
 from deidentify.recognizers.results import make_result
 
 LOCATIVE = re.compile(r"\b(?i:in|from|to|at|near)\s+\Z")
@@ -61,10 +61,12 @@ class PlaceRecognizer(LocalRecognizer):
             phrase = " ".join(word.group(0).lower() for word in group)
             if phrase not in place_names() or phrase in clinical_words():
                 continue
-            if size > 1 or not is_english(phrase):
+            if size > 1 or not (is_english(phrase) or is_misspelling(phrase)):
                 return size
+            # A place that is also a word: only written as a name, after a locative. Without
+            # letter case "TO GREEN" and "IN CENTER" are colours and positions.
             before = text[max(0, group[0].start() - 8) : group[0].start()]
-            if LOCATIVE.search(before):
+            if not uncased and LOCATIVE.search(before):
                 return size
         return 0
 

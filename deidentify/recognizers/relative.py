@@ -9,7 +9,13 @@ import re
 
 from presidio_analyzer import Pattern, PatternRecognizer
 
-from deidentify.lexicons import WORD, is_name_or_unknown
+from deidentify.lexicons import (
+    WORD,
+    is_first_name,
+    is_known_name,
+    is_name_or_unknown,
+    is_unknown_word,
+)
 
 RELATIONSHIPS = (
     r"(?i:daughter|dtr|son|wife|husband|hus|mother|mom|father|dad|brother|bro|sister|sis|"
@@ -25,7 +31,18 @@ class RelativeNameRecognizer(PatternRecognizer):
 
     ENTITY = "PERSON"
     PATTERNS = [
-        Pattern("name_after_relationship", rf"(?<=\b{RELATIONSHIPS}(?:\s?[:,-]\s?|\s)){NAME}", 0.6),
+        # "-" counts only with a space before it: "son-in-law" is a relationship, not a name.
+        Pattern(
+            "name_after_relationship",
+            rf"(?<=\b{RELATIONSHIPS}(?:\s?[:,]\s?|\s-\s?|\s)){NAME}",
+            0.6,
+        ),
+        # The relationship in parentheses after the name: "Tomasz Okafor (son)".
+        Pattern(
+            "name_before_relationship",
+            rf"\b{NAME}(?=\s?\({RELATIONSHIPS}(?:\s(?i:in\s?law))?\))",
+            0.6,
+        ),
     ]
 
     def __init__(self) -> None:
@@ -38,9 +55,12 @@ class RelativeNameRecognizer(PatternRecognizer):
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
         # Without letter case the word after the cue is as often a verb or a clinical word
-        # ("WIFE CALLED", "DR. AWARE"), so each word but an initial must be a census name or a
-        # word that is in no list.
+        # ("WIFE CALLED", "son left", "husband recieved"), so each word but an initial must be a
+        # census name, a first name or a word in no list, and no English word or typo of one.
+        words = [word for word in WORD.findall(pattern_text) if len(word) > 1]
         if pattern_text.isupper() or pattern_text.islower():
-            words = [word for word in WORD.findall(pattern_text) if len(word) > 1]
-            return not all(is_name_or_unknown(word) for word in words)
-        return None
+            return not all(
+                is_known_name(word) or is_unknown_word(word) or is_first_name(word)
+                for word in words
+            )
+        return not all(is_name_or_unknown(word) for word in words)

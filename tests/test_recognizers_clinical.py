@@ -1,0 +1,189 @@
+"""Detection rules for nursing notes: initials, credentials, facilities, streets, years, ratios.
+
+All text is made up. Names come from the census lists ("Hartwell", "Okafor", "Vance") or are
+invented words that no list holds ("Brixworth", "Elmford"). Each table has rows that must stay.
+"""
+
+import pytest
+
+from deidentify.lexicons import is_english, is_misspelling, is_unknown_word
+
+
+def detected(deidentifier, text: str, entity: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [text[s.start : s.end] for s in deidentifier.detect(text) if s.entity_type == entity]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("K repleted, reported to J. Vance who agreed.", ["J. Vance"]),
+        ("dsg changed by d. okafor and n. hartwell at noon.", ["d. okafor", "n. hartwell"]),
+        ("BC positive for S. aureus and E. coli.", []),
+        ("R. HAND WARM, L. ARM EDEMA.", []),
+        ("HR 90'S. BBS CLEAR WITH SUCTIONING.", []),
+        ("dsg D+I. LLE incision pink.", []),
+    ],
+    ids=["cased", "lower-case", "organisms", "sides-of-body", "after-apostrophe", "after-plus"],
+)
+def test_initial_and_surname(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PERSON") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("CXR read, Hartwell-Vance MD plans a tap.", ["Hartwell-Vance"]),
+        ("Insulin per N. Okafor NP this am.", ["N. Okafor"]),
+        ("Plan discussed, will call Vance PA tomorrow.", ["Vance"]),
+        ("On 2 L NP overnight, sats 95%.", []),
+        ("Wedge 14, PA line pulled back.", []),
+        ("CXR done. Improved per MD.", []),
+        ("Pt married, wife MD at another hospital.", []),
+        ("Seen by Drs. Okafor and Hartwell this am.", ["Okafor", "Hartwell"]),
+        ("Plan per DR.HARTWELL.", ["HARTWELL"]),
+        ("Mental status improving, monitor MS. Restart lopressor.", []),
+    ],
+    ids=[
+        "hyphenated-before-md",
+        "initial-before-np",
+        "before-pa",
+        "nasal-prongs",
+        "pulmonary-artery",
+        "verb-before-md",
+        "relationship-before-md",
+        "two-doctors",
+        "no-space-after-dr",
+        "mental-status",
+    ],
+)
+def test_names_with_credentials_and_titles(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PERSON") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Contact Tomasz Okafor (son) at home.", ["Tomasz Okafor"]),
+        ("SOCIAL: DAUGHTER JANE IN TODAY.", ["JANE"]),
+        ("social: son left for home, wife states she will return.", []),
+        ("son and husband recieved update.", []),
+        ("SISTER-IN-LAW VERY INVOLVED.", []),
+        ("daughter phoned-family making arrangements.", []),
+    ],
+    ids=[
+        "relationship-in-parentheses",
+        "first-name-upper",
+        "verbs-after-relationship",
+        "misspelled-verb",
+        "in-law",
+        "hyphen-compound",
+    ],
+)
+def test_relatives(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PERSON") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Plan transfer to St. Brigid's tomorrow.", ["St. Brigid's"]),
+        ("TO GO TO ST. ANSELM ON TUESDAY.", ["ST. ANSELM"]),
+        ("HR 100 ST NO ECTOPY. 1 ST DEGREE AVB.", []),
+        ("Lives alone at 27 Alder St. with her cat.", ["27 Alder St."]),
+        ("GAVE 10 UNITS REG INSULIN ST. NO CHANGE.", []),
+        ("Transferred from Greater Brixworth Med Ctr overnight.", ["Greater Brixworth Med Ctr"]),
+        ("DISCUSSED HIS HOSPITAL STAY. BEGIN REHAB.", []),
+        ("pt admitted to MICU from Brixworth 3 this am.", ["Brixworth"]),
+        ("returned to sinus rhythm, back from ultrasound.", []),
+        ("Transfered to BXH for a cath. At BXH he was stable.", ["BXH", "BXH"]),
+        ("Wife drove in from Vermont; brother lives in Canada.", []),
+        ("ASPIRATES BILE TO GREEN, TISSUE IN CENTER.", []),
+    ],
+    ids=[
+        "saint",
+        "saint-upper",
+        "sinus-tachycardia-and-degree",
+        "street",
+        "street-shape-of-an-order",
+        "facility",
+        "facility-words-only",
+        "ward-with-floor",
+        "clinical-places",
+        "propagated-hospital",
+        "state-and-country-kept",
+        "colour-and-position",
+    ],
+)
+def test_places(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "LOCATION") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PMH: CABG '07, MI'03.", ["'07", "'03"]),
+        ("s/p pelvic fx6/04, R arm fx 9/88.", ["6/04", "9/88"]),
+        ("Chemo stopped in March of 2004.", ["March of 2004"]),
+        ("Returned to OR on 7-8 for coiling.", ["7-8"]),
+        ("Ceftaz 8/2 - 8/10, then stopped.", ["8/2", "8/10"]),
+        ("He is 5'10 tall.", []),
+        ("Seen at 2000, sleeping at 1930.", []),
+        ("On BIPAP 10/5 overnight, PS 5/5 this am.", []),
+        ("Pain 6/10 at rest, #4/10 after meds.", []),
+        ("3/6 SEM heard; 1/4 NS at 50 cc/hr.", []),
+        ("BC 4/4 bottles positive; CO/CI/SVR 6/2.8/698.", []),
+        ("On 2-3 L NC.", []),
+    ],
+    ids=[
+        "apostrophe-year",
+        "month-and-short-year",
+        "month-of-year",
+        "month-day-with-dash",
+        "date-range",
+        "feet-and-inches",
+        "clock-times",
+        "ventilator-settings",
+        "pain-scores",
+        "murmur-and-fluids",
+        "counts-and-chains",
+        "oxygen-range",
+    ],
+)
+def test_dates_in_nursing_notes(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "DATE") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "unexpected"),
+    [
+        ("ON BIPAP, NO VEA NOTED. ENDO: FS 140. T MAX 99.", ["VEA", "ENDO", "MAX"]),
+        ("Vent as per Carevue, see Labs. Remains on Replete.", ["Carevue", "Labs", "Replete"]),
+        ("pt went to the PATEINT lounge, propofal off.", ["PATEINT", "propofal"]),
+    ],
+    ids=["upper-case-abbreviations", "capitalized-words", "misspellings"],
+)
+def test_clinical_words_are_not_names(deidentifier, text: str, unexpected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    found = {text[s.start : s.end] for s in deidentifier.detect(text)}
+    assert not found & set(unexpected)
+
+
+@pytest.mark.parametrize(
+    ("word", "misspelled"),
+    [
+        ("pateint", True),
+        ("recieved", True),
+        ("propofal", True),
+        ("okafor", False),
+        ("vance", False),
+    ],
+)
+def test_misspelling(word: str, misspelled: bool) -> None:
+    assert is_misspelling(word) is misspelled
+
+
+def test_hyphen_compounds_and_abbreviation_plurals() -> None:
+    assert is_english("family-meeting") and is_english("in-law")
+    assert not is_english("hartwell-vance")
+    assert is_english("PVCs") and is_english("Pts")
+    assert not is_unknown_word("vancomy")  # cut-off drug name
+    assert is_unknown_word("brixworth")
