@@ -72,6 +72,7 @@ def analyze(
             nlp_artifacts, lambda entity: entity if _has_name_word(text, entity) else None
         )
         analyzed_text = text
+    _lower_case_lemmas(analyzer, nlp_artifacts)
     results = analyzer.analyze(
         text=analyzed_text,
         language="en",
@@ -80,6 +81,20 @@ def analyze(
         nlp_artifacts=nlp_artifacts,
     )
     return [_extend_name(text, result, uncased=uncased) for result in results]
+
+
+def _lower_case_lemmas(analyzer: AnalyzerEngine, nlp_artifacts: NlpArtifacts) -> None:
+    """Give Presidio lower-case words as lemmas where spaCy's lemmatizer did not run.
+
+    Presidio's context words ("dr", "phone", "called") are matched against the lemmas around a
+    hit, so they must not be empty strings.
+    """
+    if nlp_artifacts.tokens is None or any(nlp_artifacts.lemmas):
+        return
+    nlp_artifacts.lemmas = [token.lower_ for token in nlp_artifacts.tokens]
+    nlp_artifacts.keywords = nlp_artifacts.set_keywords(
+        analyzer.nlp_engine, nlp_artifacts.lemmas, "en"
+    )
 
 
 def _filter_entities(

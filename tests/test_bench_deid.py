@@ -20,8 +20,8 @@ def test_bench_deid_synthetic(tmp_path: Path) -> None:
     assert report["workers"] == 2
     modes = report["modes"]
     assert set(modes) == {
-        "presidio_default", "medsum_plain", "medsum_batch", "medsum_batch_no_parser",
-        "medsum_batch_ner_only", "medsum_pool",
+        "presidio_default", "medsum_full_pipeline", "medsum_plain", "medsum_batch",
+        "medsum_pool",
     }  # fmt: skip
     for figures in modes.values():
         assert figures["notes_per_s"] > 0

@@ -187,3 +187,21 @@ def test_hyphen_compounds_and_abbreviation_plurals() -> None:
     assert is_english("PVCs") and is_english("Pts")
     assert not is_unknown_word("vancomy")  # cut-off drug name
     assert is_unknown_word("brixworth")
+
+
+def test_spacy_runs_its_entity_recognizer_only(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    nlp = deidentifier.analyzer.nlp_engine.nlp["en"]
+    assert nlp.pipe_names == ["medsum_sentences", "ner"]
+    # A line break ends a sentence, so a name does not run into the next line's heading.
+    text = "Plan reviewed with Dr. Okafor\nNeuro: alert and oriented."
+    assert detected(deidentifier, text, "PERSON") == ["Okafor"]
+
+
+def test_presidio_gets_lower_case_lemmas(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    from deidentify.analysis import _lower_case_lemmas
+
+    artifacts = deidentifier.analyzer.nlp_engine.process_text("Called Dr. Okafor at home.", "en")
+    assert not any(artifacts.lemmas)  # no lemmatizer runs
+    _lower_case_lemmas(deidentifier.analyzer, artifacts)
+    assert artifacts.lemmas[:3] == ["called", "dr.", "okafor"]
+    assert "called" in artifacts.keywords
