@@ -154,13 +154,18 @@ class Deidentifier:
         *,
         spacy_model: str = DEFAULT_SPACY_MODEL,
         policy: Policy | str | Path | None = None,
+        full_pipeline: bool = False,
         **options: Any,
     ) -> Deidentifier:
-        """Build the analyzer and a de-identifier; `policy` may be a policy YAML file path."""
+        """Build the analyzer and a de-identifier; `policy` may be a policy YAML file path.
+
+        `full_pipeline` runs spaCy's tagger, parser and lemmatizer too (see `build_analyzer`).
+        """
         # The policy file is read before spaCy loads, so a bad file fails in a fraction of a second.
         if isinstance(policy, str | Path):
             policy = Policy.load(Path(policy))
-        return cls(build_analyzer(spacy_model), keys or KeyStore.open(), policy=policy, **options)
+        analyzer = build_analyzer(spacy_model, full_pipeline=full_pipeline)
+        return cls(analyzer, keys or KeyStore.open(), policy=policy, **options)
 
     def pseudonym(self, patient_id: str | None) -> str:
         return self.surrogates.pseudonym(patient_id or "")
@@ -261,9 +266,11 @@ class Deidentifier:
             cursor = span.end
             if replacement.reversible:
                 _add_mapping(mapping, ambiguous, replacement.text, original)
-                # Surrogates replace a name token by token; a pseudonym replaces the span.
-                if span.entity_type == "PERSON" and action is Action.SURROGATE:
-                    self._map_name_tokens(original, replacement.text, mapping, ambiguous)
+                # Surrogates and pseudonyms replace a name word by word.
+                if span.entity_type == "PERSON":
+                    self._map_name_tokens(
+                        original, replacement.text, action, patient, mapping, ambiguous
+                    )
         pieces.append(text[cursor:])
         return DeidResult(text="".join(pieces), spans=spans, mapping=mapping, patient=patient)
 
@@ -306,15 +313,31 @@ class Deidentifier:
         replacement = transform(action, self.surrogates, entity_type, original, patient, taken)
         if replacement.reversible:
             _add_mapping(mapping, ambiguous, replacement.text, original)
-            if entity_type == "PERSON" and action is Action.SURROGATE:
-                self._map_name_tokens(original, replacement.text, mapping, ambiguous)
+            if entity_type == "PERSON":
+                self._map_name_tokens(
+                    original, replacement.text, action, patient, mapping, ambiguous
+                )
         return replacement.text
 
-    @staticmethod
     def _map_name_tokens(
-        original: str, replacement: str, mapping: dict[str, str], ambiguous: set[str]
+        self,
+        original: str,
+        replacement: str,
+        action: Action,
+        patient: str,
+        mapping: dict[str, str],
+        ambiguous: set[str],
     ) -> None:
+        """Map each word's replacement back to the word, so a lone "Roe" re-identifies too."""
         originals = NAME_TOKEN.findall(original)
+        if action is Action.PSEUDONYM:
+            for source in originals:
+                if source.lower().rstrip(".") not in TITLES:
+                    token = self.surrogates.pseudonym_token("PERSON", source, patient)
+                    _add_mapping(mapping, ambiguous, token, source)
+            return
+        if action is not Action.SURROGATE:
+            return
         replacements = NAME_TOKEN.findall(replacement)
         if len(originals) != len(replacements):
             return
@@ -367,11 +390,15 @@ def _add_mapping(
 
     Surrogate pools are small, so two names of one patient can draw the same surrogate. Such a
     surrogate is dropped from the mapping: re-identification then leaves it as it is, which is
-    better than restoring the wrong person.
+    better than restoring the wrong person. Originals that differ only in letter case ("Roe",
+    "ROE") share a name pseudonym; the first spelling is kept.
     """
     if surrogate in ambiguous:
         return
-    if mapping.get(surrogate, original) != original:
+    known = mapping.get(surrogate, original)
+    if known != original and known.lower() == original.lower():
+        return
+    if known != original:
         del mapping[surrogate]
         ambiguous.add(surrogate)
         return

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deidentify.policy import Action
-from deidentify.surrogates import SurrogateGenerator, redaction_tag
+from deidentify.surrogates import NAME_TOKEN, TITLES, SurrogateGenerator, redaction_tag
 from deidentify.zipcode import is_zip_code
 
 
@@ -39,9 +39,27 @@ def transform(
     if action is Action.REDACT:
         return Replacement(redaction_tag(entity_type), reversible=False)
     if action is Action.PSEUDONYM:
+        if entity_type == "PERSON":
+            return Replacement(name_pseudonyms(generator, original, patient), reversible=True)
         token = generator.pseudonym_token(entity_type, original, patient)
         return Replacement(token, reversible=True)
     text = generator.surrogate(entity_type, original, patient, taken)
     generalized = text == "90+" or (entity_type == "LOCATION" and is_zip_code(original))
     reversible = text != original and not text.startswith("[") and not generalized
     return Replacement(text, reversible=reversible)
+
+
+def name_pseudonyms(generator: SurrogateGenerator, original: str, patient: str) -> str:
+    """Replace each word of a name by its own keyed token, keeping titles and punctuation.
+
+    "Jane Roe", "ROE, JANE" and a FHIR family name "Roe" then share the token for "Roe", as a
+    surrogate name shares its surname; a whole-span token would differ for each spelling.
+    """
+    return NAME_TOKEN.sub(
+        lambda match: (
+            match.group(0)
+            if match.group(0).lower().rstrip(".") in TITLES
+            else generator.pseudonym_token("PERSON", match.group(0), patient)
+        ),
+        original,
+    )

@@ -106,6 +106,10 @@ def test_action_per_entity_family(
         Action.SURROGATE: surrogate_shape,
         Action.PSEUDONYM: pseudonym_pattern(PSEUDONYM_LABELS[entity]),
     }[action]
+    if entity == "PERSON" and action is Action.PSEUDONYM:
+        # One token per word of a name; the title stays.
+        token = pseudonym_pattern("NAME")
+        expected = rf"Dr\. {token} {token}"
     assert re.fullmatch(expected, replacement.text), replacement.text
     assert replacement.text != original
     assert original not in replacement.text
@@ -591,3 +595,20 @@ def test_cli_rejects_bad_policy_file(tmp_path: Path, caplog) -> None:  # type: i
     assert main([*argv, "--policy", str(tmp_path)]) == 2
     assert "is a directory" in caplog.text
     assert not (tmp_path / "o").exists()
+
+
+def test_name_pseudonyms_agree_between_spellings_and_fields(
+    deidentifier: Deidentifier, keys: KeyStore
+) -> None:
+    # A structured family name and the same name in a note, in any spelling, share one token,
+    # as they share one surrogate under the surrogate policy.
+    deid = with_policy(deidentifier, keys, Policy(default=Action.PSEUDONYM))
+    note = "Jane Roe was seen today. Called ROE, JANE back. Mrs. Roe agrees with the plan."
+    result = deid.deidentify(note, "patient-a", known_names=["Jane", "Roe"])
+    [family], _ = deid.replace_values("PERSON", ["Roe"], "patient-a", known_names=["Jane", "Roe"])
+    assert re.fullmatch(pseudonym_pattern("NAME"), family)
+    assert result.text.count(family) == 3
+    assert "Roe" not in result.text and "ROE" not in result.text and "Jane" not in result.text
+    assert "Mrs." in result.text
+    assert result.mapping[family] == "Roe"
+    assert reidentify(result.text, result.mapping).lower() == note.lower()
