@@ -205,3 +205,50 @@ def test_presidio_gets_lower_case_lemmas(deidentifier) -> None:  # type: ignore[
     _lower_case_lemmas(deidentifier.analyzer, artifacts)
     assert artifacts.lemmas[:3] == ["called", "dr.", "okafor"]
     assert "called" in artifacts.keywords
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Was stable at BXH overnight. Needs to leave BXH for surgery.", ["BXH", "BXH"]),
+        ("foley to cd, ngt to lws, weaned from NRB to NC.", []),
+        ("Sent to Mercy Grant ED with chest pain.", ["Mercy Grant"]),
+        ("pt was in St Brigid HOSPITAL with fever.", ["St Brigid HOSPITAL"]),
+        ("belongings found from brixworth 5.", ["brixworth"]),
+    ],
+    ids=[
+        "hospital-initials",
+        "drains-and-oxygen",
+        "census-names-after-move",
+        "title-case-in-uncased-note",
+        "ward-at-sentence-end",
+    ],
+)
+def test_hospitals_and_wards(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "LOCATION") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("PMH: CABG 81, Redo CABG 04, MI 2004; HTN.", ["81", "04", "2004"]),
+        ("VS: HR 81, BP 120/60, RR 18.", []),
+        ("s/p stent x2 8/7. Transfer planned.", ["8/7"]),
+    ],
+    ids=["history-years", "vital-signs", "after-a-count"],
+)
+def test_history_dates(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "DATE") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("glucose covered per carol lindqvist np.", ["carol lindqvist"]),
+        ("daughter and son at bedside, son called twice.", []),
+        ("GET PA NUMBERS AND CO/CI.", []),
+    ],
+    ids=["first-name-after-per", "kinship-words", "pulmonary-artery-numbers"],
+)
+def test_first_names_after_cues(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PERSON") == expected

@@ -168,7 +168,7 @@ def test_place_recognizer(text: str, expected: list[str]) -> None:
     ("text", "expected"),
     [
         ("PT TRANSFERRED FROM BRIXWORTH ON 3/14.", ["BRIXWORTH"]),
-        ("Pt admitted from Brixworth Manor.", ["Brixworth"]),
+        ("Pt admitted from Brixworth Manor.", ["Brixworth Manor"]),
         ("PT TRANSFERRED TO THE FLOOR.", []),
         ("ADMITTED FROM OR, INTUBATED.", []),
         ("Pt sent to radiology.", []),

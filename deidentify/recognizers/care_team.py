@@ -13,7 +13,7 @@ from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
-from deidentify.lexicons import is_known_name, is_name_or_unknown, is_unknown_word
+from deidentify.lexicons import is_first_name, is_known_name, is_name_or_unknown, is_unknown_word
 
 # Phrases after which a clinician's name follows. "by" and "with" alone are too common.
 BEFORE_NAME = (
@@ -81,7 +81,7 @@ class CareTeamNameRecognizer(PatternRecognizer):
         In cased text the word must also be capitalized ("per protocol" is no name), and a word
         in capitals must be a census name, because there it is most often an abbreviation.
         """
-        if not (is_known_name(word) or is_unknown_word(word)):
+        if not (is_known_name(word) or is_unknown_word(word) or is_first_name(word)):
             return False
         if uncased:
             return True

@@ -16,6 +16,12 @@ MONTHS = (
     r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 )
 
+# Events of a medical history that notes follow with the year they happened.
+HISTORY_EVENT = (
+    r"(?i:cabg|redo cabg|mi|nstemi|stemi|cva|tia|avr|mvr|tvr|pci|ptca|stent|ppm|aicd|icd|"
+    r"tah|bso|tah/bso|appy|chole|ccy|turp|ca|cancer|dx|diagnosed|fx|dvt|pe|lap|"
+    r"hysterectomy|mastectomy|lumpectomy|nephrectomy|colectomy|lobectomy|thyroidectomy)"
+)
 # Characters before a month/day match searched for the cues below.
 RATIO_CONTEXT_CHARS = 25
 VENTILATOR_SETTING = re.compile(
@@ -53,9 +59,10 @@ class ClinicalDateRecognizer(PatternRecognizer):
         ),
         Pattern("date_iso", r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b", 0.85),
         Pattern(
-            # Neither after a one-digit whole number ("1 1/2 hours") nor before letters ("1/2ns").
+            # Neither after a one-digit whole number ("1 1/2 hours", but "stent x2 8/7" is a
+            # date) nor before letters ("1/2ns").
             "date_md",
-            r"(?<![\d/.])(?<!(?<!\d)\d )(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])"
+            r"(?<![\d/.])(?<!(?<!\w)\d )(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])"
             r"(?![\d/%A-Za-z])",
             0.5,
         ),
@@ -85,6 +92,13 @@ class ClinicalDateRecognizer(PatternRecognizer):
             "year_after_cue",
             r"(?<=\b(?i:in|of|since|year|yr|until|circa)\s)(?:19[0-9]|20[0-4])\d\b"
             r"(?!\s?(?:->|-\s?\d|:\d|(?i:hrs?|h|hours?)\b))",
+            0.5,
+        ),
+        # A year after an event of the medical history ("PMH: CABG 81, MI 2004,"), ended by a
+        # comma, semicolon, period or line end: vital signs ("HR 81,") have other words.
+        Pattern(
+            "year_after_history_event",
+            rf"(?<=\b{HISTORY_EVENT}\s)(?:(?:19|20)\d{{2}}|\d{{2}})(?=\s*(?:[,;]|\.(?!\d)|$))",
             0.5,
         ),
         # Month-day with a dash after "on" ("returned to OR on 7-8"), not a range of units.

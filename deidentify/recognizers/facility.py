@@ -103,7 +103,8 @@ class FacilityRecognizer(PatternRecognizer):
             return False
         if not uncased:
             return True
+        # In an uncased note a word written in title case was capitalized on purpose.
         return any(
             word in place_names() or is_known_name(word) or is_unknown_word(word)
             for word in lowered
-        )
+        ) or any(word[0].isupper() and word[1:].islower() for word in name)

@@ -15,7 +15,14 @@ from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
-from deidentify.lexicons import WORD, is_english, is_known_name, is_unknown_word, place_names
+from deidentify.lexicons import (
+    WORD,
+    is_english,
+    is_known_name,
+    is_unknown_word,
+    person_names,
+    place_names,
+)
 
 # "trans?fer" also covers the common misspellings "transfered" and "tranfered".
 MOVED = (
@@ -44,8 +51,15 @@ class TransferLocationRecognizer(PatternRecognizer):
         # ("on NIMBEX 0.2") or a setting ("on IABP 1:1").
         Pattern(
             "ward_with_floor",
-            rf"(?<=\b(?i:to|from|on)\s){WORD_SHAPE}(?=\s\d(?![\w.:/]))",
+            rf"(?<=\b(?i:to|from|on)\s){WORD_SHAPE}(?=\s\d(?!\.\d|[\w:/]))",
             SCORE,
+        ),
+        # A hospital's initials after a locative ("stable at BXH", "needs to leave BXH"): two
+        # to five capitals that are no clinical abbreviation or word.
+        Pattern(
+            "initials_after_locative",
+            r"(?<=\b(?i:at|in|to|from|leave|leaving)\s(?i:the\s)?)[A-Z]{2,5}\b(?![\-/])",
+            0.5,
         ),
     ]
 
@@ -83,4 +97,7 @@ class TransferLocationRecognizer(PatternRecognizer):
             return False
         if word.lower() in place_names() and not is_english(word):
             return True
-        return is_known_name(word) or is_unknown_word(word)
+        if is_known_name(word) or is_unknown_word(word):
+            return True
+        # In cased text a capitalized census name is a place's name ("sent to Mercy Grant").
+        return not uncased and word[1:].islower() and word.lower() in person_names()
