@@ -215,6 +215,8 @@ def test_presidio_gets_lower_case_lemmas(deidentifier) -> None:  # type: ignore[
         ("Sent to Mercy Grant ED with chest pain.", ["Mercy Grant"]),
         ("pt was in St Brigid HOSPITAL with fever.", ["St Brigid HOSPITAL"]),
         ("belongings found from brixworth 5.", ["brixworth"]),
+        ("PT WAS TAKEN TO HOLY CROSS HOSPITAL LAST NIGHT.", ["HOLY CROSS HOSPITAL"]),
+        ("Pt taken to OR, then sent to acute rehab.", []),
     ],
     ids=[
         "hospital-initials",
@@ -222,6 +224,8 @@ def test_presidio_gets_lower_case_lemmas(deidentifier) -> None:  # type: ignore[
         "census-names-after-move",
         "title-case-in-uncased-note",
         "ward-at-sentence-end",
+        "hospital-of-english-words",
+        "clinical-destinations",
     ],
 )
 def test_hospitals_and_wards(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]

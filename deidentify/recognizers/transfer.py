@@ -27,9 +27,12 @@ from deidentify.lexicons import (
 # "trans?fer" also covers the common misspellings "transfered" and "tranfered".
 MOVED = (
     r"(?i:trans?fer(?:r?ed|ring|s)?|admitted|admit|discharged|discharge|sent|returned|"
-    r"return|going|came|arrived|arrival|brought|moved|transported|flown|d/c'?d|dc'?d|d/c)"
+    r"return|going|came|arrived|arrival|brought|moved|transported|flown|taken|went|"
+    r"d/c'?d|dc'?d|d/c)"
 )
 WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]*"
+# Words that end a hospital's name, whatever words come before them ("Holy Cross Hospital").
+HOSPITAL_WORDS = frozenset({"hospital", "hosp", "memorial", "infirmary", "clinic", "campus"})
 
 
 # Just above spaCy's 0.85: where spaCy calls the ward a person, the move says place.
@@ -44,7 +47,7 @@ class TransferLocationRecognizer(PatternRecognizer):
         Pattern(
             "place_after_move",
             rf"(?<=\b{MOVED}\s+(?:[\w/]+\s+){{0,2}}?(?i:back\s+)?(?i:to|from)\s+(?i:the\s+)?)"
-            rf"{WORD_SHAPE}(?:\s{WORD_SHAPE})?",
+            rf"{WORD_SHAPE}(?:\s(?!(?i:to|from)\b){WORD_SHAPE}){{0,2}}",
             SCORE,
         ),
         # A ward or building with its floor ("to Brixworth 3", "from ELMFORD 5"), not a dose
@@ -82,9 +85,15 @@ class TransferLocationRecognizer(PatternRecognizer):
         kept = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
             words = list(WORD.finditer(text, result.start, result.end))
-            # Keep the leading words that can be part of a place name.
+            # Words up to a facility word are its name, whatever they are ("taken to Holy
+            # Cross Hospital"); otherwise keep the leading words that can be part of a name.
+            facility = [i for i, w in enumerate(words) if w.group(0).lower() in HOSPITAL_WORDS]
             count = 0
-            while count < len(words) and self._is_place_word(words[count].group(0), uncased):
+            if facility and facility[0] > 0:
+                count = facility[0] + 1
+            while count < min(len(words), 2) and self._is_place_word(
+                words[count].group(0), uncased
+            ):
                 count += 1
             if count:
                 result.end = words[count - 1].end()
