@@ -12,6 +12,7 @@ counts as correct when it overlaps any gold span.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ FOOTER = "||||END_OF_RECORD"
 SPAN_HEADER = re.compile(r"Patient\s+(\d+)\s+Note\s+(\d+)")
 
 NoteKey = tuple[str, str]
+# The decision trace written beside detections.phi: one JSON line per note, no text.
+TRACE_NAME = "trace.jsonl"
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ def recall_by_type(
 def deidentify_notes(
     notes: list[PhysioNetNote], output_dir: Path, deid: object, *, progress: bool = True
 ) -> dict[NoteKey, list[tuple[int, int]]]:
-    """De-identify notes into `output_dir/id.text` and write `output_dir/detections.phi`."""
+    """De-identify notes into `output_dir/id.text`; write `detections.phi` and `trace.jsonl`."""
     from tqdm import tqdm
 
     from deidentify.deidentifier import Deidentifier
@@ -149,10 +152,48 @@ def deidentify_notes(
     output_dir.mkdir(parents=True, exist_ok=True)
     detections: dict[NoteKey, list[tuple[int, int]]] = {}
     pieces = []
+    trace = []
     for note in tqdm(notes, desc="deidentify", unit="note", disable=not progress, mininterval=5.0):
         result = deid.deidentify(note.body, patient_id=note.patient)
         detections[(note.patient, note.note)] = [(s.start, s.end) for s in result.spans]
         pieces.append(f"START_OF_RECORD={note.patient}||||{note.note}||||\n{result.text}{FOOTER}\n")
+        # The decision trace: offsets, entity type, recognizer and score; never the text.
+        spans = [span.to_json() for span in result.spans]
+        trace.append(json.dumps({"patient": note.patient, "note": note.note, "spans": spans}))
     (output_dir / "id.text").write_text("".join(pieces), encoding="latin-1", errors="replace")
     write_spans(output_dir / "detections.phi", detections.items())
+    (output_dir / TRACE_NAME).write_text("\n".join(trace) + "\n", encoding="utf-8")
     return detections
+
+
+def read_trace(path: Path) -> dict[NoteKey, list[dict[str, object]]]:
+    """Read the decision trace that `deidentify_notes` writes beside `detections.phi`."""
+    spans: dict[NoteKey, list[dict[str, object]]] = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            spans[(str(entry["patient"]), str(entry["note"]))] = list(entry["spans"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{path}:{number}: expected a JSON object with patient, note and spans "
+                f"({type(error).__name__})"
+            ) from None
+    return spans
+
+
+def false_positives_by(
+    gold: dict[NoteKey, list[tuple[int, int]]],
+    trace: dict[NoteKey, list[dict[str, object]]],
+    field: str,
+) -> dict[str, int]:
+    """Count detected spans that overlap no gold span, by a trace field ("entity_type")."""
+    counts: dict[str, int] = {}
+    for key, spans in trace.items():
+        for span in spans:
+            start, end = int(str(span["start"])), int(str(span["end"]))
+            if not _overlaps((start, end), gold.get(key, [])):
+                name = str(span[field])
+                counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))

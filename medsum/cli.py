@@ -91,11 +91,12 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
     policy = Policy.load(Path(args.policy)) if args.policy else None
     # The bar goes to stderr, and only to a terminal, so piped stdout stays plain JSON.
     progress = not args.no_progress and sys.stderr.isatty()
+    full_pipeline = args.spacy_pipeline == "full"
     if input_format == "physionet-deid":
         from deidentify.physionet import deidentify_notes, read_notes
 
         notes = read_notes(Path(args.input))
-        deid = Deidentifier.create(policy=policy)
+        deid = Deidentifier.create(policy=policy, full_pipeline=full_pipeline)
         detections = deidentify_notes(notes, Path(args.output), deid, progress=progress)
         count = sum(len(spans) for spans in detections.values())
         print(json.dumps({"notes": len(notes), "detected_spans": count}))
@@ -107,12 +108,12 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
         # Invalid JSON and a resume under another policy or key fail here, before spaCy loads.
         read_fhir_file(Path(args.input))
         check_resume(Path(args.output), policy or Policy(), keys, output_name=RESOURCES_FILE)
-        deid = Deidentifier.create(keys, policy=policy)
+        deid = Deidentifier.create(keys, policy=policy, full_pipeline=full_pipeline)
         print(json.dumps(deidentify_fhir_file(Path(args.input), Path(args.output), deid), indent=2))
         return 0
     records = load_records(input_format, Path(args.input))
     check_resume(Path(args.output), policy or Policy(), keys)
-    deid = Deidentifier.create(keys, policy=policy)
+    deid = Deidentifier.create(keys, policy=policy, full_pipeline=full_pipeline)
     report = deidentify_corpus(records, Path(args.output), deid, progress=progress)
     print(json.dumps(report, indent=2))
     return 0
@@ -137,14 +138,32 @@ def _score_presidio_json(args: argparse.Namespace) -> int:
 def cmd_score_deid(args: argparse.Namespace) -> int:
     if args.format == "presidio-json":
         return _score_presidio_json(args)
-    from deidentify.physionet import read_spans, read_typed_gold, recall_by_type, score_overlap
+    from deidentify.physionet import (
+        TRACE_NAME,
+        false_positives_by,
+        read_spans,
+        read_trace,
+        read_typed_gold,
+        recall_by_type,
+        score_overlap,
+    )
 
     if not args.detections:
         raise SystemExit("medsum score-deid: --detections is required with --format physionet")
     detected = read_spans(Path(args.detections))
-    result: dict[str, Any] = {"overall": score_overlap(read_spans(Path(args.gold)), detected)}
+    gold = read_spans(Path(args.gold))
+    result: dict[str, Any] = {"overall": score_overlap(gold, detected)}
     if args.phrases:
         result["recall_by_type"] = recall_by_type(read_typed_gold(Path(args.phrases)), detected)
+    # medsum's own runs leave a decision trace beside the detections; other tools' do not.
+    trace_path = Path(args.detections).with_name(TRACE_NAME)
+    if trace_path.exists():
+        trace = read_trace(trace_path)
+        result["false_positives_by_entity_type"] = false_positives_by(gold, trace, "entity_type")
+        result["false_positives_by_recognizer"] = false_positives_by(gold, trace, "recognizer")
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 
@@ -343,6 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
         "deidentify.policy of --config; default: surrogates for every entity type",
     )
     deid.add_argument(
+        "--spacy-pipeline",
+        choices=["ner", "full"],
+        default="ner",
+        help="spaCy components for --input runs: ner (entity recognizer only, the default) or "
+        "full (also tagger, parser and lemmatizer, about 1.7x slower; for comparison)",
+    )
+    deid.add_argument(
         "--no-progress",
         action="store_true",
         help="hide the progress bar of --input runs (shown on stderr, and only on a terminal)",
@@ -370,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--gold", required=True, help="gold span file, e.g. id.deid")
     score.add_argument("--detections", help="detected span file, e.g. detections.phi")
-    score.add_argument("--output", help="presidio-json: write the full figures to this JSON file")
+    score.add_argument("--output", help="write the full figures to this JSON file")
     score.add_argument(
         "--workers", type=int, help="presidio-json: processes for detection (default: all cores)"
     )

@@ -3,9 +3,12 @@ from pathlib import Path
 import pytest
 
 from deidentify.physionet import (
+    TRACE_NAME,
     deidentify_notes,
+    false_positives_by,
     read_notes,
     read_spans,
+    read_trace,
     read_typed_gold,
     recall_by_type,
     score_overlap,
@@ -51,6 +54,28 @@ def test_notes_reader_and_deidentify(tmp_path: Path, deidentifier) -> None:  # t
     assert "HARTWELL" not in written
     assert "617-555-0199" not in written
     assert read_spans(tmp_path / "out" / "detections.phi") == detections
+    # The trace holds offsets, types and recognizers of the same spans, and no note text.
+    trace_text = (tmp_path / "out" / TRACE_NAME).read_text()
+    assert "HARTWELL" not in trace_text and "617" not in trace_text
+    trace = read_trace(tmp_path / "out" / TRACE_NAME)
+    assert [(s["start"], s["end"]) for s in trace[("7", "1")]] == detections[("7", "1")]
+    assert {s["entity_type"] for s in trace[("7", "1")]} >= {"PERSON", "PHONE_NUMBER"}
+
+
+def test_false_positives_by_trace_field(tmp_path: Path) -> None:
+    gold = {("1", "1"): [(0, 5)]}
+    trace = {
+        ("1", "1"): [
+            {"start": 1, "end": 3, "entity_type": "PERSON", "recognizer": "A"},
+            {"start": 8, "end": 9, "entity_type": "DATE", "recognizer": "B"},
+            {"start": 10, "end": 12, "entity_type": "DATE", "recognizer": "A"},
+        ]
+    }
+    assert false_positives_by(gold, trace, "entity_type") == {"DATE": 2}
+    assert false_positives_by(gold, trace, "recognizer") == {"B": 1, "A": 1}
+    (tmp_path / "bad.jsonl").write_text('{"patient": "1"}\n')
+    with pytest.raises(ValueError, match=r"bad.jsonl:1: expected a JSON object"):
+        read_trace(tmp_path / "bad.jsonl")
 
 
 @pytest.mark.shared_data
@@ -67,3 +92,15 @@ def test_scorer_reproduces_physionet_tool_figures(shared_data: Path) -> None:
         read_typed_gold(folder / "id-phi.phrase"), read_spans(folder / "deid-tool-output.phi")
     )
     assert sum(row["gold"] for row in by_type.values()) == 553
+
+
+@pytest.mark.shared_data
+def test_medsum_on_the_physionet_split(tmp_path: Path, shared_data: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
+    # A floor under the published figures (docs/results.md), so that a change that loses
+    # identifiers on real nursing notes fails here; the figures themselves come from the CLI.
+    folder = shared_data / "physionet-deid"
+    notes = read_notes(folder / "id.text")
+    detections = deidentify_notes(notes, tmp_path / "out", deidentifier, progress=False)
+    scores = score_overlap(read_spans(folder / "id.deid"), detections)
+    assert scores["recall"] >= 0.94
+    assert scores["precision"] >= 0.90
