@@ -26,6 +26,7 @@ from deidentify.lexicons import (
     first_names,
     is_clinical_prefix,
     is_english,
+    is_first_name,
     is_known_name,
     is_misspelling,
     is_unknown_word,
@@ -36,8 +37,8 @@ from deidentify.lexicons import (
 # Presidio entity names that spaCy labels are mapped to and that this module filters.
 NAME_LABELS = frozenset({"PERSON", "LOCATION"})
 # Text before a word that starts a line or sentence, where headings ("Neuro:") are written: a
-# sentence end or line break, then only punctuation or spaces.
-SENTENCE_START = re.compile(r"[.!?:][^\w\n]*\Z|\n[^\w\n]*\Z")
+# sentence end, a line break or a heading dash ("Neuro - Alert"), then only punctuation or spaces.
+SENTENCE_START = re.compile(r"[.!?:;][^\w\n]*\Z|\n[^\w\n]*\Z|\w\s+-\s+\Z")
 # Characters of text looked at before a word to tell whether it starts a sentence.
 LOOKBEHIND_CHARS = 12
 # The word right after a span, or right before it, across one space.
@@ -189,7 +190,14 @@ def _has_name_word(text: str, entity: SpacySpan) -> bool:
     words = WORD.findall(text, entity.start_char, entity.end_char)
     phrase = " ".join(words).lower()
     if phrase in place_names() and (len(words) > 1 or not is_english(phrase)):
-        return True  # not a one-word place that is also a word ("Brady", "Nitro")
+        return True
+    if (
+        phrase in place_names()
+        and _is_title_case(words[0])
+        and phrase not in clinical_words()
+        and _is_mid_sentence(text, entity.start_char)
+    ):
+        return True  # "Boston" written as a name; not "brady" or the drug "Nitro"
     if _is_proper_phrase(text, entity):
         return True
     return any(
@@ -214,19 +222,17 @@ def _is_proper_phrase(text: str, entity: SpacySpan) -> bool:
             return False
         if word.lower() in clinical_words() or word.lower() in drug_names():
             return False
-    first = matches[0].start()
-    before = text[max(0, first - LOOKBEHIND_CHARS) : first]
-    at_text_start = first < LOOKBEHIND_CHARS and not before.strip(" \t-*")
-    return not at_text_start and SENTENCE_START.search(before) is None
+    return _is_mid_sentence(text, matches[0].start())
 
 
 def _is_name_word(text: str, start: int, length: int) -> bool:
     """Return whether the word at `start` is capitalized and can be a name or place.
 
-    A census name or lexicon place that is no English word counts anywhere. Another
-    capitalized word counts only if it is in no word list (nor a misspelling or a cut-off drug
-    name), is no one-letter word or abbreviation in capitals, and does not start a line or
-    sentence, where headings ("Neuro:") are.
+    A census name or lexicon place that is no English word counts anywhere; a common first name
+    that is also a word, written in title case, counts inside a sentence. Another capitalized word
+    counts only if it is in no word list (nor a misspelling or a cut-off drug name), is no
+    one-letter word or abbreviation in capitals, and does not start a line or sentence, where
+    headings ("Neuro:") are.
     """
     word = text[start : start + length]
     lower = word.lower()
@@ -239,7 +245,20 @@ def _is_name_word(text: str, start: int, length: int) -> bool:
         return False
     if (lower in person_names() or lower in place_names()) and not is_english(lower):
         return not is_misspelling(lower)
+    mid_sentence = _is_mid_sentence(text, start)
+    if is_first_name(lower) and word[1:].islower():
+        return mid_sentence  # "Grace", "Mark" written as names inside a sentence
     if is_english(lower) or is_misspelling(lower) or is_clinical_prefix(lower):
         return False  # "Labs", "Replete", "Propofal", "Metop": capitals from habit
+    return mid_sentence
+
+
+def _is_mid_sentence(text: str, start: int) -> bool:
+    """Return whether the word at `start` neither starts the text, a line nor a sentence."""
+    before = text[max(0, start - LOOKBEHIND_CHARS) : start]
     at_text_start = start < LOOKBEHIND_CHARS and not before.strip(" \t-*")
     return not at_text_start and SENTENCE_START.search(before) is None
+
+
+def _is_title_case(word: str) -> bool:
+    return len(word) > 1 and word[0].isupper() and word[1:].islower()

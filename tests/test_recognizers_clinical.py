@@ -256,3 +256,18 @@ def test_history_dates(deidentifier, text: str, expected: list[str]) -> None:  #
 )
 def test_first_names_after_cues(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert detected(deidentifier, text, "PERSON") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "expected"),
+    [
+        ("Her sister Grace flew in from Boston last night.", "PERSON", ["Grace"]),
+        ("Her sister Grace flew in from Boston last night.", "LOCATION", ["Boston"]),
+        ("Neuro - Alert, oriented x3. Husband called.", "PERSON", []),
+        ("Wheezes in the L Lung, R Lung clear.", "LOCATION", []),
+        ("Cont in sinus brady. Nitro gtt off.", "LOCATION", []),
+    ],
+    ids=["first-name-word", "town-word", "heading-dash", "side-of-lung", "clinical-towns"],
+)
+def test_spacy_spans_in_cased_text(deidentifier, text: str, entity: str, expected: list) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, entity) == expected
