@@ -21,6 +21,8 @@ from pathlib import Path
 HEADER = re.compile(r"START_OF_RECORD=(\d+)\|\|\|\|(\d+)\|\|\|\|\n")
 FOOTER = "||||END_OF_RECORD"
 SPAN_HEADER = re.compile(r"Patient\s+(\d+)\s+Note\s+(\d+)")
+# A word token for the token-level figures: letters and digits.
+TOKEN = re.compile(r"[A-Za-z0-9]+")
 
 NoteKey = tuple[str, str]
 # The decision trace written beside detections.phi: one JSON line per note, no text.
@@ -104,6 +106,35 @@ def score_overlap(
         "false_positives": detected_total - correct,
         "exact_recall": round(exact / gold_total, 4) if gold_total else 0.0,
         "exact_precision": round(exact / detected_total, 4) if detected_total else 0.0,
+    }
+
+
+def score_tokens(
+    notes: Iterable[PhysioNetNote],
+    gold: dict[NoteKey, list[tuple[int, int]]],
+    detected: dict[NoteKey, list[tuple[int, int]]],
+) -> dict[str, float | int]:
+    """Token-level recall and precision: a word token is PHI when a gold span overlaps it.
+
+    Tokens are runs of letters and digits in the note body, so a name of three words weighs
+    three times a one-word name, and a detection that covers half of a date scores half.
+    """
+    gold_tokens = detected_tokens = both = 0
+    for note in notes:
+        key = (note.patient, note.note)
+        gold_spans, detected_spans = gold.get(key, []), detected.get(key, [])
+        for match in TOKEN.finditer(note.body):
+            token = (match.start(), match.end())
+            in_gold = _overlaps(token, gold_spans)
+            in_detected = _overlaps(token, detected_spans)
+            gold_tokens += in_gold
+            detected_tokens += in_detected
+            both += in_gold and in_detected
+    return {
+        "gold_tokens": gold_tokens,
+        "detected_tokens": detected_tokens,
+        "recall": round(both / gold_tokens, 4) if gold_tokens else 0.0,
+        "precision": round(both / detected_tokens, 4) if detected_tokens else 0.0,
     }
 
 

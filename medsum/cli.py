@@ -141,11 +141,13 @@ def cmd_score_deid(args: argparse.Namespace) -> int:
     from deidentify.physionet import (
         TRACE_NAME,
         false_positives_by,
+        read_notes,
         read_spans,
         read_trace,
         read_typed_gold,
         recall_by_type,
         score_overlap,
+        score_tokens,
     )
 
     if not args.detections:
@@ -153,6 +155,8 @@ def cmd_score_deid(args: argparse.Namespace) -> int:
     detected = read_spans(Path(args.detections))
     gold = read_spans(Path(args.gold))
     result: dict[str, Any] = {"overall": score_overlap(gold, detected)}
+    if args.notes:
+        result["tokens"] = score_tokens(read_notes(Path(args.notes)), gold, detected)
     if args.phrases:
         result["recall_by_type"] = recall_by_type(read_typed_gold(Path(args.phrases)), detected)
     # medsum's own runs leave a decision trace beside the detections; other tools' do not.
@@ -407,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="presidio-json: detector to score (presidio-default: Presidio's default analyzer)",
     )
     score.add_argument("--phrases", help="id-phi.phrase with gold types, for recall per type")
+    score.add_argument("--notes", help="id.text with the notes, for token-level figures")
     score.set_defaults(handler=cmd_score_deid)
 
     classify = commands.add_parser(

@@ -12,6 +12,7 @@ from deidentify.physionet import (
     read_typed_gold,
     recall_by_type,
     score_overlap,
+    score_tokens,
     write_spans,
 )
 
@@ -36,6 +37,20 @@ def test_overlap_scoring_rule() -> None:
     assert scores["precision"] == 0.5
     assert scores["false_positives"] == 2
     assert scores["exact_recall"] == 0.0
+
+
+def test_token_scoring(tmp_path: Path) -> None:
+    (tmp_path / "id.text").write_text(NOTES, encoding="latin-1")
+    notes = read_notes(tmp_path / "id.text")
+    # Note 1: "DR. HARTWELL" is gold at 11-23 (the title is a token too); the detector finds
+    # "HARTWELL" and "3/14" (tokens "3" and "14"), which is not gold.
+    gold = {("7", "1"): [(11, 23)]}
+    detected = {("7", "1"): [(15, 23), (27, 31)]}
+    scores = score_tokens(notes, gold, detected)
+    assert scores["gold_tokens"] == 2
+    assert scores["detected_tokens"] == 3
+    assert scores["recall"] == 0.5
+    assert scores["precision"] == pytest.approx(1 / 3, abs=1e-4)
 
 
 def test_malformed_span_file(tmp_path: Path) -> None:
