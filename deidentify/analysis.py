@@ -207,7 +207,8 @@ def _has_name_word(text: str, entity: SpacySpan) -> bool:
 
 
 def _is_proper_phrase(text: str, entity: SpacySpan) -> bool:
-    """Return whether an entity is two or more title-case words inside a sentence.
+    """Return whether an entity is two or more title-case words inside a sentence, or at its
+    start when the first is a common first name.
 
     "back from the North Shore", "taken to Holy Family ED": each word is English, but capitals on
     every word of a phrase in mid-sentence mark a proper name. Clinical words and words in
@@ -222,7 +223,9 @@ def _is_proper_phrase(text: str, entity: SpacySpan) -> bool:
             return False
         if word.lower() in clinical_words() or word.lower() in drug_names():
             return False
-    return _is_mid_sentence(text, matches[0].start())
+    # At a sentence start a heading can look the same ("Fecal Bag applied"), unless the phrase
+    # opens with a common first name ("James Talbot listed ...").
+    return _is_mid_sentence(text, matches[0].start()) or is_first_name(matches[0].group(0))
 
 
 def _is_name_word(text: str, start: int, length: int) -> bool:

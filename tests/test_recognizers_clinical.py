@@ -266,8 +266,18 @@ def test_first_names_after_cues(deidentifier, text: str, expected: list[str]) ->
         ("Neuro - Alert, oriented x3. Husband called.", "PERSON", []),
         ("Wheezes in the L Lung, R Lung clear.", "LOCATION", []),
         ("Cont in sinus brady. Nitro gtt off.", "LOCATION", []),
+        ("Grace Talbot called twice about the results.", "PERSON", ["Grace Talbot"]),
+        ("Fecal Bag applied and draining.", "PERSON", []),
     ],
-    ids=["first-name-word", "town-word", "heading-dash", "side-of-lung", "clinical-towns"],
+    ids=[
+        "first-name-word",
+        "town-word",
+        "heading-dash",
+        "side-of-lung",
+        "clinical-towns",
+        "name-at-sentence-start",
+        "heading-at-sentence-start",
+    ],
 )
 def test_spacy_spans_in_cased_text(deidentifier, text: str, entity: str, expected: list) -> None:  # type: ignore[no-untyped-def]
     assert detected(deidentifier, text, entity) == expected
