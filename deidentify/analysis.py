@@ -148,7 +148,7 @@ def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> Recog
     ):
         end = after.end()
     # A word before the span must be an initial ("J. Vance"), a census name that is no English
-    # word, or a first name written as one ("per Maria Lindqvist").
+    # word, a word in no list, or a first name written as one ("per Maria Lindqvist").
     initial = INITIAL_BEFORE.search(text, max(0, start - LOOKBEHIND_CHARS), start)
     before = PREVIOUS_WORD.search(text, max(0, start - LOOKBEHIND_CHARS), start)
     if initial:
@@ -170,6 +170,8 @@ def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> Recog
 def _is_name_before(word: str, *, uncased: bool) -> bool:
     if is_known_name(word) and _is_name_part(word, uncased=uncased):
         return True
+    if is_unknown_word(word) and len(word) > 2 and (uncased or _is_title_case(word)):
+        return True  # a given name that no list holds ("call OTTILIE HARTWELL")
     lower = word.lower()
     if lower not in first_names() or lower in clinical_words() or lower in STOP_WORDS:
         return False

@@ -91,3 +91,60 @@ def test_date_shift_keeps_intervals(shift_base, gap) -> None:  # type: ignore[no
     second = generator.surrogate("DATE", later.strftime("%m/%d/%Y"), patient)
     interval = datetime.strptime(second, "%m/%d/%Y") - datetime.strptime(first, "%m/%d/%Y")
     assert interval.days == gap
+
+
+# Nursing-note contexts, written as typed, in capitals or in lower case. The places are invented
+# words that no lexicon holds.
+PLACES = ["Brixworth", "Elmford", "Quarrington", "Wexcombe"]
+STREETS = ["Alder", "Quince", "Larchmont", "Tamarisk"]
+nursing_templates = st.sampled_from(
+    [
+        "K repleted per {initial}. {family} NP. Transferred to {place} 3 this am.",
+        "Plan discussed with Drs. {family} and {family2}. Pt lives at {number} {street} St.",
+        "PMH: CABG '{year}, MI {year4}. Seen by Dr.{family} on {date}.",
+        "Daughter {given} at bedside. Pt admitted from {place} Hospital on {date}.",
+        "Reported to {initial}. {family}, who will call {given} {family2} (son) at {phone}.",
+    ]
+)
+letter_cases = st.sampled_from(["as written", "upper", "lower"])
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    template=nursing_templates,
+    clinician=names,
+    patient=names,
+    place=st.sampled_from(PLACES),
+    street=st.sampled_from(STREETS),
+    number=st.integers(min_value=2, max_value=9999),
+    day=dates,
+    phone=phones,
+    case=letter_cases,
+)
+def test_nursing_note_identifiers_never_survive(
+    deidentifier, template, clinician, patient, place, street, number, day, phone, case
+) -> None:  # type: ignore[no-untyped-def]
+    values = {
+        "initial": clinician[0][0], "family": clinician[1], "family2": patient[1],
+        "given": patient[0], "place": place, "street": street, "number": number,
+        "year": f"{day.year % 100:02d}", "year4": day.year, "date": day.strftime("%m/%d/%Y"),
+        "phone": phone,
+    }  # fmt: skip
+    note = template.format(**values)
+    if case == "upper":
+        note = note.upper()
+    elif case == "lower":
+        note = note.lower()
+    result = deidentifier.deidentify(note, patient_id="p")
+    planted = [clinician[1], patient[0], patient[1], place, street, phone, values["date"]]
+    for value in planted:
+        for written in (value, value.upper(), value.lower()):
+            if written in note:
+                assert written not in result.text
+    if f"'{values['year']}" in note:
+        assert f"'{values['year']}" not in result.text

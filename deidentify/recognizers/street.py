@@ -1,7 +1,7 @@
 """Street addresses: a house number, up to three name words and a street type.
 
-"27 Alder St.", "4410 OLD MILL RD", "12 Elm Street". In uncased notes one of the name words
-must be no English word, so "10 UNITS REG INSULIN ST" stays.
+"27 Alder St.", "4410 OLD MILL RD", "12 Elm Street". A clinical word, a unit or a stop word
+among the name words makes it an order or a count instead ("10 UNITS REG INSULIN ST").
 """
 
 from __future__ import annotations
@@ -9,14 +9,25 @@ from __future__ import annotations
 import re
 
 from presidio_analyzer import Pattern, PatternRecognizer
+from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
-from deidentify.lexicons import WORD, clinical_words, is_english, is_misspelling
+from deidentify.lexicons import WORD, clinical_words, is_misspelling
 
 STREET_TYPE = (
     r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
     r"terrace|ter|parkway|pkwy|highway|hwy|circle|cir|square|sq)"
 )
 NAME_WORD = r"[A-Z][A-Za-z'\-]+"
+SPELLED_OUT = frozenset(
+    {"street", "avenue", "road", "boulevard", "lane", "drive", "court", "way", "place",
+     "terrace", "parkway", "highway", "circle", "square"}
+)  # fmt: skip
+# Words after a number that make it a count, not a house number.
+NOT_STREET_NAMES = frozenset(
+    {"unit", "units", "tab", "tabs", "dose", "doses", "times", "hours", "hrs", "minutes",
+     "mins", "days", "weeks", "puffs", "drops", "amps", "bags", "liters", "litres"}
+    | {word.lower() for word in SPACY_STOP_WORDS}
+)  # fmt: skip
 
 
 class StreetAddressRecognizer(PatternRecognizer):
@@ -40,10 +51,17 @@ class StreetAddressRecognizer(PatternRecognizer):
         )
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
-        words = WORD.findall(pattern_text)[:-1]
-        lowered = [word.lower() for word in words]
-        if any(word in clinical_words() for word in lowered):
+        # An order or a measurement has a clinical word or a unit where a street has its name.
+        words = WORD.findall(pattern_text)
+        lowered = [word.lower() for word in words[:-1]]
+        if any(word in clinical_words() or word in NOT_STREET_NAMES for word in lowered):
             return True
-        if pattern_text.isupper():
-            return all(is_english(word) or is_misspelling(word) for word in lowered)
-        return None
+        if not pattern_text.isupper():
+            return None
+        # In capitals "ST" and "CT" are also sinus tachycardia and a chest tube, so an
+        # abbreviated street type needs its period there ("2 ALDER ST."), and a misspelled
+        # word ("3 EPSIODES ST") is no street name.
+        abbreviated = words[-1].lower() not in SPELLED_OUT
+        if abbreviated and not pattern_text.endswith("."):
+            return True
+        return any(is_misspelling(word) for word in lowered)
