@@ -22,12 +22,14 @@ import logging
 import sys
 import time
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from deidentify.deidentifier import Deidentifier
+from deidentify.batch import WorkerPool, deidentify_many
+from deidentify.deidentifier import Deidentifier, DeidResult
 from deidentify.resume import (
     POLICY_STATE_NAME,
     ResumeError,
@@ -52,6 +54,8 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "report.json"
+# Records de-identified together before any is written: one batch per worker process.
+CHUNK_RECORDS = 64
 
 
 def _done_ids(path: Path) -> set[str]:
@@ -78,10 +82,13 @@ def deidentify_corpus(
     deid: Deidentifier,
     *,
     progress: bool | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """De-identify `records` into `output_dir`; returns the report (counts, durations, policy).
 
     `progress` shows a progress bar on stderr; None shows it only when stderr is a terminal.
+    `workers > 1` detects and transforms in that many forked processes, a chunk of records at a
+    time; the output is the same as with one process, because every replacement is keyed.
     Raises ResumeError when `output_dir` contains records written under another policy or key.
     """
     started = time.perf_counter()
@@ -95,54 +102,17 @@ def deidentify_corpus(
     done = _done_ids(records_path)
     check_resume(output_dir, deid.policy, deid.keys)
     record_run_state(output_dir, deid.policy, deid.keys)
-    vault = Vault(output_dir / "vault.sqlite", deid.keys)
     pending = [r for r in records if record_key(deid, r) not in done]
     logger.info(
-        "de-identifying %d records (%d already done, resuming)",
+        "de-identifying %d records (%d already done, resuming) with %d worker(s)",
         len(pending),
         len(records) - len(pending),
+        workers,
     )
-    with (
-        records_path.open("a", encoding="utf-8") as records_out,
-        trace_path.open("a", encoding="utf-8") as trace_out,
-    ):
-        for record in tqdm(
-            pending, desc="deidentify", unit="rec", disable=not progress, mininterval=5.0
-        ):
-            key = record_key(deid, record)
-            text_result = deid.deidentify(record.text, record.patient_id)
-            mapping = dict(text_result.mapping)
-            summary = None
-            summary_spans: list[dict[str, Any]] = []
-            if record.summary:
-                summary_result = deid.deidentify(record.summary, record.patient_id)
-                summary = summary_result.text
-                mapping.update(summary_result.mapping)
-                summary_spans = [span.to_json() for span in summary_result.spans]
-            vault.put(key, mapping)
-            output = Record(
-                id=key,
-                text=text_result.text,
-                patient_id=text_result.patient,
-                summary=summary,
-                task=record.task,
-                section=record.section,
-            ).to_json()
-            trace_out.write(
-                json.dumps(
-                    {
-                        "record": key,
-                        "text_spans": [span.to_json() for span in text_result.spans],
-                        "summary_spans": summary_spans,
-                    }
-                )
-                + "\n"
-            )
-            records_out.write(json.dumps(output, ensure_ascii=False) + "\n")
-            records_out.flush()
-            trace_out.flush()
-    vault.close()
-
+    # The pool forks before the vault opens, so no worker inherits its database connection.
+    pool = WorkerPool(deid, workers) if workers > 1 and len(pending) > 1 else None
+    with pool or nullcontext():
+        _write_records(pending, output_dir, deid, pool, progress=progress)
     # Counted from the trace, so a resumed run reports every record, not only this run's.
     counts: Counter[str] = Counter()
     with trace_path.open(encoding="utf-8") as trace_in:
@@ -162,6 +132,95 @@ def deidentify_corpus(
     (output_dir / MANIFEST_NAME).write_text(json.dumps(report, indent=2))
     logger.info("de-identification finished: %s", json.dumps(report["entity_counts"]))
     return report
+
+
+def _write_records(
+    pending: list[Record],
+    output_dir: Path,
+    deid: Deidentifier,
+    pool: WorkerPool | None,
+    *,
+    progress: bool,
+) -> None:
+    """Append each pending record, its trace line and its vault entry, one record at a time."""
+    vault = Vault(output_dir / "vault.sqlite", deid.keys)
+    try:
+        _append_records(pending, output_dir, deid, pool, vault, progress=progress)
+    finally:
+        vault.close()
+
+
+def _append_records(
+    pending: list[Record],
+    output_dir: Path,
+    deid: Deidentifier,
+    pool: WorkerPool | None,
+    vault: Vault,
+    *,
+    progress: bool,
+) -> None:
+    bar = tqdm(
+        total=len(pending), desc="deidentify", unit="rec", disable=not progress, mininterval=5.0
+    )
+    with (
+        (output_dir / "records.jsonl").open("a", encoding="utf-8") as records_out,
+        (output_dir / "trace.jsonl").open("a", encoding="utf-8") as trace_out,
+        bar,
+    ):
+        for start in range(0, len(pending), CHUNK_RECORDS):
+            chunk = pending[start : start + CHUNK_RECORDS]
+            results = iter(_deidentify_chunk(chunk, deid, pool))
+            for record in chunk:
+                key = record_key(deid, record)
+                text_result = next(results)
+                mapping = dict(text_result.mapping)
+                summary = None
+                summary_spans: list[dict[str, Any]] = []
+                if record.summary:
+                    summary_result = next(results)
+                    summary = summary_result.text
+                    mapping.update(summary_result.mapping)
+                    summary_spans = [span.to_json() for span in summary_result.spans]
+                vault.put(key, mapping)
+                output = Record(
+                    id=key,
+                    text=text_result.text,
+                    patient_id=text_result.patient,
+                    summary=summary,
+                    task=record.task,
+                    section=record.section,
+                ).to_json()
+                trace_out.write(
+                    json.dumps(
+                        {
+                            "record": key,
+                            "text_spans": [span.to_json() for span in text_result.spans],
+                            "summary_spans": summary_spans,
+                        }
+                    )
+                    + "\n"
+                )
+                records_out.write(json.dumps(output, ensure_ascii=False) + "\n")
+                records_out.flush()
+                trace_out.flush()
+                bar.update(1)
+
+
+def _deidentify_chunk(
+    chunk: list[Record], deid: Deidentifier, pool: WorkerPool | None
+) -> list[DeidResult]:
+    """De-identify each record's text, then its summary if any, in that order."""
+    texts: list[str] = []
+    patients: list[str | None] = []
+    for record in chunk:
+        texts.append(record.text)
+        patients.append(record.patient_id)
+        if record.summary:
+            texts.append(record.summary)
+            patients.append(record.patient_id)
+    if pool is not None:
+        return pool.deidentify(texts, patients)
+    return deidentify_many(deid, texts, patients)
 
 
 def load_deidentified(output_dir: Path) -> list[Record]:

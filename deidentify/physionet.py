@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ SPAN_HEADER = re.compile(r"Patient\s+(\d+)\s+Note\s+(\d+)")
 TOKEN = re.compile(r"[A-Za-z0-9]+")
 
 NoteKey = tuple[str, str]
+# Notes de-identified together, for the progress bar and the worker pool.
+CHUNK_NOTES = 64
 # The decision trace written beside detections.phi: one JSON line per note, no text.
 TRACE_NAME = "trace.jsonl"
 
@@ -172,20 +175,37 @@ def recall_by_type(
 
 
 def deidentify_notes(
-    notes: list[PhysioNetNote], output_dir: Path, deid: object, *, progress: bool = True
+    notes: list[PhysioNetNote],
+    output_dir: Path,
+    deid: object,
+    *,
+    progress: bool = True,
+    workers: int = 1,
 ) -> dict[NoteKey, list[tuple[int, int]]]:
     """De-identify notes into `output_dir/id.text`; write `detections.phi` and `trace.jsonl`."""
     from tqdm import tqdm
 
-    from deidentify.deidentifier import Deidentifier
+    from deidentify.batch import WorkerPool, deidentify_many
+    from deidentify.deidentifier import Deidentifier, DeidResult
 
     assert isinstance(deid, Deidentifier)
     output_dir.mkdir(parents=True, exist_ok=True)
     detections: dict[NoteKey, list[tuple[int, int]]] = {}
     pieces = []
     trace = []
-    for note in tqdm(notes, desc="deidentify", unit="note", disable=not progress, mininterval=5.0):
-        result = deid.deidentify(note.body, patient_id=note.patient)
+    bar = tqdm(total=len(notes), desc="deidentify", unit="note", disable=not progress)
+    pool = WorkerPool(deid, workers) if workers > 1 and len(notes) > 1 else None
+    with bar, pool or nullcontext():
+        results: list[DeidResult] = []
+        for start in range(0, len(notes), CHUNK_NOTES):
+            chunk = notes[start : start + CHUNK_NOTES]
+            texts, patients = [n.body for n in chunk], [n.patient for n in chunk]
+            if pool is None:
+                results.extend(deidentify_many(deid, texts, patients))
+            else:
+                results.extend(pool.deidentify(texts, patients))
+            bar.update(len(chunk))
+    for note, result in zip(notes, results, strict=True):
         detections[(note.patient, note.note)] = [(s.start, s.end) for s in result.spans]
         pieces.append(f"START_OF_RECORD={note.patient}||||{note.note}||||\n{result.text}{FOOTER}\n")
         # The decision trace: offsets, entity type, recognizer and score; never the text.

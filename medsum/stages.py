@@ -57,6 +57,7 @@ def input_fingerprint(spec: DataSpec, records: list[Record]) -> dict[str, Any]:
 
 def stage_deidentify(config: PipelineConfig) -> dict[str, Any]:
     from deidentify import Deidentifier
+    from deidentify.batch import available_cores
     from deidentify.corpus import deidentify_corpus
     from deidentify.resume import check_resume_keys
 
@@ -77,7 +78,9 @@ def stage_deidentify(config: PipelineConfig) -> dict[str, Any]:
         if spec.already_deidentified:
             report = copy_declared_deidentified(records, run_dir(config) / "deid" / split)
         else:
-            report = deidentify_corpus(records, run_dir(config) / "deid" / split, deid)
+            report = deidentify_corpus(
+                records, run_dir(config) / "deid" / split, deid, workers=available_cores()
+            )
         report["input"] = input_fingerprint(spec, records)
         (run_dir(config) / "deid" / split / "report.json").write_text(json.dumps(report, indent=2))
         reports[split] = report

@@ -283,6 +283,25 @@ def test_corpus_resume_and_no_phi_in_outputs(tmp_path: Path, deidentifier, caplo
         assert len(record.patient_id) == 16
 
 
+def test_corpus_workers_give_the_same_output(tmp_path: Path, deidentifier, caplog) -> None:  # type: ignore[no-untyped-def]
+    # Forked workers, chunked records and a resume in the middle write what one process writes.
+    records = generate_corpus(70, seed=7)
+    caplog.set_level(logging.DEBUG)
+    deidentify_corpus(records, tmp_path / "one", deidentifier, progress=False)
+    deidentify_corpus(records[:5], tmp_path / "two", deidentifier, progress=False, workers=2)
+    report = deidentify_corpus(records, tmp_path / "two", deidentifier, progress=False, workers=2)
+    assert report["processed_this_run"] == 65
+    for name in ("records.jsonl", "trace.jsonl"):
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
+    one = Vault(tmp_path / "one" / "vault.sqlite", deidentifier.keys)
+    two = Vault(tmp_path / "two" / "vault.sqlite", deidentifier.keys)
+    for record in load_deidentified(tmp_path / "one"):
+        assert one.get(record.id) == two.get(record.id)
+    planted = {value for record in records for value in record.meta["planted_phi"]}
+    for value in planted:
+        assert value not in caplog.text
+
+
 def test_ages_over_89_are_not_restored(deidentifier) -> None:  # type: ignore[no-untyped-def]
     result = deidentifier.deidentify("She is 93 years old and her husband is 97 years old.", "p")
     assert "90+" not in result.mapping

@@ -77,6 +77,16 @@ def test_notes_reader_and_deidentify(tmp_path: Path, deidentifier) -> None:  # t
     assert {s["entity_type"] for s in trace[("7", "1")]} >= {"PERSON", "PHONE_NUMBER"}
 
 
+def test_notes_with_two_workers(tmp_path: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "id.text").write_text(NOTES * 40, encoding="latin-1")
+    notes = read_notes(tmp_path / "id.text")
+    one = deidentify_notes(notes, tmp_path / "one", deidentifier, progress=False)
+    two = deidentify_notes(notes, tmp_path / "two", deidentifier, progress=False, workers=2)
+    assert one == two
+    for name in ("id.text", "detections.phi", TRACE_NAME):
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
+
+
 def test_false_positives_by_trace_field(tmp_path: Path) -> None:
     gold = {("1", "1"): [(0, 5)]}
     trace = {
