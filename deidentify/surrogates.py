@@ -293,6 +293,10 @@ class SurrogateGenerator:
         value, output_format = parsed
         # A date with no year is shifted within a leap year so that Feb 29 stays valid.
         anchor = value if _has_year(output_format) else value.replace(year=2000)
-        shifted: date = anchor + timedelta(days=self.date_shift_days(patient))
+        try:
+            shifted: date = anchor + timedelta(days=self.date_shift_days(patient))
+        except OverflowError:
+            return None  # a placeholder such as 12/31/9999 shifted past year 1 or 9999
+
         result = shifted.strftime(output_format)
         return result.upper() if original.isupper() else result
