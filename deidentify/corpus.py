@@ -29,7 +29,7 @@ from typing import Any
 from tqdm import tqdm
 
 from deidentify.batch import WorkerPool, deidentify_many
-from deidentify.deidentifier import Deidentifier, DeidResult
+from deidentify.deidentifier import Deidentifier, DeidResult, merge_mappings
 from deidentify.resume import (
     POLICY_STATE_NAME,
     ResumeError,
@@ -179,7 +179,7 @@ def _append_records(
                 if record.summary:
                     summary_result = next(results)
                     summary = summary_result.text
-                    mapping.update(summary_result.mapping)
+                    mapping = merge_mappings([text_result, summary_result])
                     summary_spans = [span.to_json() for span in summary_result.spans]
                 vault.put(key, mapping)
                 output = Record(

@@ -70,6 +70,8 @@ class DeidResult:
     spans: list[Span]
     mapping: dict[str, str] = field(repr=False)
     patient: str
+    # Surrogates that replace two different originals in this text, so `mapping` leaves them out.
+    ambiguous: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -272,7 +274,13 @@ class Deidentifier:
                         original, replacement.text, action, patient, mapping, ambiguous
                     )
         pieces.append(text[cursor:])
-        return DeidResult(text="".join(pieces), spans=spans, mapping=mapping, patient=patient)
+        return DeidResult(
+            text="".join(pieces),
+            spans=spans,
+            mapping=mapping,
+            patient=patient,
+            ambiguous=frozenset(ambiguous),
+        )
 
     def replace_values(
         self,
@@ -403,6 +411,22 @@ def _add_mapping(
         ambiguous.add(surrogate)
         return
     mapping[surrogate] = original
+
+
+def merge_mappings(results: Sequence[DeidResult]) -> dict[str, str]:
+    """Merge the mappings of texts stored under one vault entry, such as a note and its summary.
+
+    Each text draws its name surrogates on its own, and towns come from a small pool, so one
+    surrogate can replace one original in the note and another in the summary. As
+    `_add_mapping` does within one text, a surrogate that replaces two originals anywhere is
+    dropped, because restoring the wrong person is worse than leaving the surrogate.
+    """
+    ambiguous = set().union(*(result.ambiguous for result in results))
+    mapping: dict[str, str] = {}
+    for result in results:
+        for surrogate, original in result.mapping.items():
+            _add_mapping(mapping, ambiguous, surrogate, original)
+    return mapping
 
 
 def reidentify(text: str, mapping: dict[str, str]) -> str:

@@ -1,16 +1,75 @@
-"""Inputs that a careless user or an attacker would try: sentinel dates.
+"""Inputs that a careless user or an attacker would try: clashing surrogates, sentinel dates.
 
 Every name, place and note here is invented.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 from pathlib import Path
 
 import pytest
 
+from deidentify import Deidentifier, Vault, reidentify
+from deidentify.corpus import deidentify_corpus
 from deidentify.surrogates import SurrogateGenerator
 from medsum.keys import KeyStore
+from medsum.records import Record
+
+SYLLABLES = ["Zor", "Quen", "Vask", "Brun", "Telm", "Ostr", "Kav", "Drel", "Mun", "Yst"]
+
+
+def clashing_surnames(deid: Deidentifier, patient_id: str) -> tuple[str, str]:
+    """Return two invented surnames whose first surrogate draw is the same for this patient.
+
+    The name pool has 46 entries and 90 surnames are tried, so two always share a draw.
+    """
+    patient = deid.pseudonym(patient_id)
+    first_draw: dict[str, str] = {}
+    for head, tail in itertools.permutations(SYLLABLES, 2):
+        surname = f"{head}{tail.lower()}ek"
+        draw = deid.surrogates.name_token(surname, patient)
+        assert draw is not None
+        if draw in first_draw:
+            return first_draw[draw], surname
+        first_draw[draw] = surname
+    raise AssertionError("no two surnames share a surrogate draw")
+
+
+def test_summary_clash_not_restored_wrongly(tmp_path: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
+    # In the text, the second surname skips the draw that the first one took. The summary
+    # names only the second, so there it takes the surrogate of the first.
+    first, second = clashing_surnames(deidentifier, "p-clash")
+    text = f"Dr. {first} spoke with Dr. {second} today."
+    record = Record(id="r1", text=text, patient_id="p-clash", summary=f"Dr. {second} agreed.")
+    detected = [text[s.start : s.end] for s in deidentifier.detect(text)]
+    assert detected == [first, second]
+
+    deidentify_corpus([record], tmp_path, deidentifier, progress=False)
+    row = json.loads((tmp_path / "records.jsonl").read_text(encoding="utf-8"))
+    vault = Vault(tmp_path / "vault.sqlite", deidentifier.keys)
+    mapping = vault.get(row["id"])
+    vault.close()
+
+    restored_text = reidentify(row["text"], mapping)
+    restored_summary = reidentify(row["summary"], mapping)
+    assert f"Dr. {second} spoke" not in restored_text
+    assert f"Dr. {first} agreed" not in restored_summary
+    assert restored_text.endswith(f"Dr. {second} today.")
+
+
+def test_summary_without_clash_restored(tmp_path: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
+    text = "Dr. Quillfeather saw the patient. Plan per Dr. Quillfeather."
+    record = Record(id="r2", text=text, patient_id="p-plain", summary="Dr. Quillfeather agreed.")
+    deidentify_corpus([record], tmp_path, deidentifier, progress=False)
+    row = json.loads((tmp_path / "records.jsonl").read_text(encoding="utf-8"))
+    vault = Vault(tmp_path / "vault.sqlite", deidentifier.keys)
+    mapping = vault.get(row["id"])
+    vault.close()
+    assert "Quillfeather" not in row["text"] + row["summary"]
+    assert reidentify(row["text"], mapping) == text
+    assert reidentify(row["summary"], mapping) == "Dr. Quillfeather agreed."
 
 
 def patient_with_shift(generator: SurrogateGenerator, positive: bool) -> str:
