@@ -30,6 +30,9 @@ NoteKey = tuple[str, str]
 CHUNK_NOTES = 64
 # The decision trace written beside detections.phi: one JSON line per note, no text.
 TRACE_NAME = "trace.jsonl"
+# The de-identified notes and the detected spans that `deidentify_notes` writes.
+NOTES_NAME = "id.text"
+DETECTIONS_NAME = "detections.phi"
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,23 @@ def recall_by_type(
     }
 
 
+def check_output_dir(input_path: Path, output_dir: Path) -> None:
+    """Raise ValueError when de-identified notes in `output_dir` would overwrite other files.
+
+    `deidentify_notes` writes `output_dir/id.text`, which must not be the input notes, and
+    `trace.jsonl`, which must not be the trace of a CSV or FHIR run (see `check_output_kind`).
+    """
+    from deidentify.resume import check_output_kind
+
+    output_notes = output_dir / NOTES_NAME
+    if output_notes.exists() and output_notes.samefile(input_path):
+        raise ValueError(
+            f"output directory {output_dir} contains the input notes {input_path}, which the "
+            "de-identified notes would overwrite; write to another directory"
+        )
+    check_output_kind(output_dir, DETECTIONS_NAME)
+
+
 def deidentify_notes(
     notes: list[PhysioNetNote],
     output_dir: Path,
@@ -187,8 +207,10 @@ def deidentify_notes(
 
     from deidentify.batch import WorkerPool, deidentify_many
     from deidentify.deidentifier import Deidentifier, DeidResult
+    from deidentify.resume import check_output_kind
 
     assert isinstance(deid, Deidentifier)
+    check_output_kind(output_dir, DETECTIONS_NAME)
     output_dir.mkdir(parents=True, exist_ok=True)
     detections: dict[NoteKey, list[tuple[int, int]]] = {}
     pieces = []
@@ -211,8 +233,8 @@ def deidentify_notes(
         # The decision trace: offsets, entity type, recognizer and score; never the text.
         spans = [span.to_json() for span in result.spans]
         trace.append(json.dumps({"patient": note.patient, "note": note.note, "spans": spans}))
-    (output_dir / "id.text").write_text("".join(pieces), encoding="latin-1", errors="replace")
-    write_spans(output_dir / "detections.phi", detections.items())
+    (output_dir / NOTES_NAME).write_text("".join(pieces), encoding="latin-1", errors="replace")
+    write_spans(output_dir / DETECTIONS_NAME, detections.items())
     (output_dir / TRACE_NAME).write_text("\n".join(trace) + "\n", encoding="utf-8")
     return detections
 

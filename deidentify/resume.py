@@ -29,6 +29,13 @@ POLICY_STATE_NAME = "policy.json"
 KEY_STATE_NAME = "key-fingerprint.json"
 RECORDS_NAME = "records.jsonl"
 VAULT_NAME = "vault.sqlite"
+# The file that marks the output of each input kind. All kinds write `trace.jsonl`, in different
+# layouts, so one directory must hold the output of one kind only.
+OUTPUT_KINDS = {
+    RECORDS_NAME: "CSV, JSONL, MTS-Dialog or ACI-Bench",
+    "resources.ndjson": "FHIR",
+    "detections.phi": "PhysioNet",
+}
 
 
 class ResumeError(ValueError):
@@ -128,10 +135,26 @@ def check_resume_keys(output_dir: Path, keys: KeyStore, *, output_name: str = RE
         )
 
 
+def check_output_kind(output_dir: Path, output_name: str) -> None:
+    """Raise ResumeError when `output_dir` contains the output of another input kind.
+
+    `output_name` is the output file of this run's kind (a key of OUTPUT_KINDS). Without this
+    check, a run would append to or overwrite the other run's `trace.jsonl`.
+    """
+    for name, kind in OUTPUT_KINDS.items():
+        if name != output_name and (output_dir / name).exists():
+            raise ResumeError(
+                f"{output_dir} contains {name}, the output of a {kind} run, and this run "
+                f"would overwrite or extend that run's trace.jsonl; write to a new output "
+                "directory"
+            )
+
+
 def check_resume(
     output_dir: Path, policy: Policy, keys: KeyStore, *, output_name: str = RECORDS_NAME
 ) -> None:
-    """Run `check_resume_policy` and `check_resume_keys` on `output_dir`."""
+    """Run `check_output_kind`, `check_resume_policy` and `check_resume_keys` on `output_dir`."""
+    check_output_kind(output_dir, output_name)
     check_resume_policy(output_dir, policy, output_name=output_name)
     check_resume_keys(output_dir, keys, output_name=output_name)
 

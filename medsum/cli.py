@@ -97,9 +97,10 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
     if workers < 1:
         raise SystemExit(f"medsum deidentify: --workers must be at least 1, got {workers}")
     if input_format == "physionet-deid":
-        from deidentify.physionet import deidentify_notes, read_notes
+        from deidentify.physionet import check_output_dir, deidentify_notes, read_notes
 
         notes = read_notes(Path(args.input))
+        check_output_dir(Path(args.input), Path(args.output))
         deid = Deidentifier.create(policy=policy, full_pipeline=full_pipeline)
         detections = deidentify_notes(
             notes, Path(args.output), deid, progress=progress, workers=workers
