@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HEADER = re.compile(r"START_OF_RECORD=(\d+)\|\|\|\|(\d+)\|\|\|\|\n")
 FOOTER = "||||END_OF_RECORD"
@@ -72,10 +73,39 @@ def read_spans(path: Path) -> dict[NoteKey, list[tuple[int, int]]]:
             spans.setdefault(current, [])
             continue
         fields = line.split()
-        if current is None or len(fields) != 3 or not all(f.isdigit() for f in fields):
+        # Latin-1 has superscript digits ("²") that isdigit() accepts and int() rejects.
+        if current is None or len(fields) != 3 or not all(_is_number(f) for f in fields):
             raise ValueError(f"{path}:{number}: expected 'start start end' after a Patient line")
         spans[current].append((int(fields[1]), int(fields[2])))
     return spans
+
+
+def _is_number(field: str) -> bool:
+    return field.isascii() and field.isdigit()
+
+
+def check_notes_match(
+    notes: Iterable[PhysioNetNote], spans: dict[NoteKey, list[tuple[int, int]]], label: Path
+) -> None:
+    """Raise ValueError unless every note that `spans` names is in `notes` and its spans fit.
+
+    Token figures over the notes of another file would be silently wrong, so a note missing
+    from `notes` or a span that ends after its note is an error.
+    """
+    lengths = {(note.patient, note.note): len(note.body) for note in notes}
+    hint = "pass the id.text that the span files were made from"
+    for (patient, note), note_spans in spans.items():
+        if (patient, note) not in lengths:
+            raise ValueError(
+                f"{label} has spans for patient {patient} note {note}, which the notes file "
+                f"does not contain; {hint}"
+            )
+        end = max((span_end for _, span_end in note_spans), default=0)
+        if end > lengths[(patient, note)]:
+            raise ValueError(
+                f"{label}: a span of patient {patient} note {note} ends at character {end}, "
+                f"after the end of that note ({lengths[(patient, note)]} characters); {hint}"
+            )
 
 
 def write_spans(path: Path, spans: Iterable[tuple[NoteKey, list[tuple[int, int]]]]) -> None:
@@ -242,18 +272,58 @@ def deidentify_notes(
 def read_trace(path: Path) -> dict[NoteKey, list[dict[str, object]]]:
     """Read the decision trace that `deidentify_notes` writes beside `detections.phi`."""
     spans: dict[NoteKey, list[dict[str, object]]] = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        content = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte offset {error.start}), so `medsum deidentify` did "
+            "not write it; delete it or run `medsum deidentify` again"
+        ) from None
+    for number, line in enumerate(content.splitlines(), 1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-            spans[(str(entry["patient"]), str(entry["note"]))] = list(entry["spans"])
+            key = (str(entry["patient"]), str(entry["note"]))
+            spans[key] = [_trace_span(span) for span in entry["spans"]]
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(
-                f"{path}:{number}: expected a JSON object with patient, note and spans "
+                f"{path}:{number}: expected a JSON object with patient, note and spans, each "
+                f"span with integer start and end and string entity_type and recognizer "
                 f"({type(error).__name__})"
             ) from None
     return spans
+
+
+def _trace_span(span: Any) -> dict[str, object]:
+    """Return one span of a trace line, raising TypeError unless its fields have their types."""
+    if not isinstance(span, dict):
+        raise TypeError("span is not an object")
+    if not all(isinstance(span[name], int) for name in ("start", "end")):
+        raise TypeError("start and end must be integers")
+    if not all(isinstance(span[name], str) for name in ("entity_type", "recognizer")):
+        raise TypeError("entity_type and recognizer must be strings")
+    return dict(span)
+
+
+def check_trace_matches(
+    trace: dict[NoteKey, list[dict[str, object]]],
+    detected: dict[NoteKey, list[tuple[int, int]]],
+    trace_path: Path,
+) -> None:
+    """Raise ValueError unless the trace has the spans of `detected`, note by note.
+
+    A trace left beside a span file of another run or tool would give false-positive counts
+    that do not add up to the overall figures.
+    """
+    for key in sorted(set(trace) | set(detected)):
+        traced = sorted((int(str(s["start"])), int(str(s["end"]))) for s in trace.get(key, []))
+        if traced != sorted(detected.get(key, [])):
+            raise ValueError(
+                f"{trace_path} does not match the detections beside it (spans of patient "
+                f"{key[0]} note {key[1]} differ), so it was written by another run; delete it "
+                "or run `medsum deidentify` again to write both files"
+            )
 
 
 def false_positives_by(

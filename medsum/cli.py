@@ -126,10 +126,25 @@ def cmd_deidentify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output_not_input(
+    command: str, output: str | None, inputs: list[str | Path | None]
+) -> None:
+    """Exit when --output names one of the input files, which writing the scores would replace."""
+    if output is None or not Path(output).exists():
+        return
+    for path in inputs:
+        if path is not None and Path(path).exists() and Path(output).samefile(path):
+            raise SystemExit(
+                f"medsum {command}: --output {output} is the input file {path}, which the "
+                "scores would overwrite; name a new file such as scores.json"
+            )
+
+
 def _score_presidio_json(args: argparse.Namespace) -> int:
     from deidentify.batch import available_cores
     from deidentify.presidio_synth import read_examples, score_system
 
+    _check_output_not_input("score-deid", args.output, [args.gold])
     # The gold file is checked before spaCy loads, which takes several seconds.
     examples = read_examples(Path(args.gold))
     workers = args.workers or available_cores()
@@ -147,6 +162,8 @@ def cmd_score_deid(args: argparse.Namespace) -> int:
         return _score_presidio_json(args)
     from deidentify.physionet import (
         TRACE_NAME,
+        check_notes_match,
+        check_trace_matches,
         false_positives_by,
         read_notes,
         read_spans,
@@ -159,17 +176,23 @@ def cmd_score_deid(args: argparse.Namespace) -> int:
 
     if not args.detections:
         raise SystemExit("medsum score-deid: --detections is required with --format physionet")
+    # medsum's own runs leave a decision trace beside the detections; other tools' do not.
+    trace_path = Path(args.detections).with_name(TRACE_NAME)
+    inputs = [args.gold, args.detections, args.notes, args.phrases, trace_path]
+    _check_output_not_input("score-deid", args.output, inputs)
     detected = read_spans(Path(args.detections))
     gold = read_spans(Path(args.gold))
     result: dict[str, Any] = {"overall": score_overlap(gold, detected)}
     if args.notes:
-        result["tokens"] = score_tokens(read_notes(Path(args.notes)), gold, detected)
+        notes = read_notes(Path(args.notes))
+        check_notes_match(notes, gold, Path(args.gold))
+        check_notes_match(notes, detected, Path(args.detections))
+        result["tokens"] = score_tokens(notes, gold, detected)
     if args.phrases:
         result["recall_by_type"] = recall_by_type(read_typed_gold(Path(args.phrases)), detected)
-    # medsum's own runs leave a decision trace beside the detections; other tools' do not.
-    trace_path = Path(args.detections).with_name(TRACE_NAME)
     if trace_path.exists():
         trace = read_trace(trace_path)
+        check_trace_matches(trace, detected, trace_path)
         result["false_positives_by_entity_type"] = false_positives_by(gold, trace, "entity_type")
         result["false_positives_by_recognizer"] = false_positives_by(gold, trace, "recognizer")
     if args.output:

@@ -1,4 +1,4 @@
-"""Careless uses of the PhysioNet commands: outputs written over inputs and other runs.
+"""Careless uses of the PhysioNet commands: outputs over inputs, mismatched notes and traces.
 
 Every name and note here is invented. Errors must name the file and the fix, and no note text.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deidentify import Deidentifier
-from deidentify.physionet import TRACE_NAME
+from deidentify.physionet import TRACE_NAME, read_spans, read_trace
 from deidentify.policy import Policy
 from deidentify.resume import ResumeError, check_resume
 from medsum.cli import main
@@ -97,3 +97,90 @@ def test_fhir_resume_rejects_corpus_output(tmp_path: Path) -> None:
     keys = KeyStore.open(tmp_path.parent / f"{tmp_path.name}-keys")
     with pytest.raises(ResumeError, match=r"contains records\.jsonl"):
         check_resume(tmp_path, Policy(), keys, output_name="resources.ndjson")
+
+
+@pytest.mark.parametrize("target", ["detections.phi", "id.deid", "id.text", TRACE_NAME])
+def test_score_output_keeps_inputs(scored: Path, target: str) -> None:
+    before = (scored / target).read_bytes()
+    argv = ["score-deid", "--gold", str(scored / "id.deid")]
+    argv += ["--detections", str(scored / "detections.phi"), "--notes", str(scored / "id.text")]
+
+    with pytest.raises(SystemExit, match="would overwrite"):
+        main([*argv, "--output", str(scored / target)])
+    assert (scored / target).read_bytes() == before
+
+
+def test_score_writes_new_output(scored: Path) -> None:
+    argv = ["score-deid", "--gold", str(scored / "id.deid")]
+    argv += ["--detections", str(scored / "detections.phi"), "--notes", str(scored / "id.text")]
+
+    assert main([*argv, "--output", str(scored / "scores.json")]) == 0
+    scores = json.loads((scored / "scores.json").read_text())
+    assert scores["overall"]["false_positives"] == 1
+    assert scores["false_positives_by_entity_type"] == {"DATE": 1}
+    assert scores["tokens"]["gold_tokens"] == 1
+
+
+def test_score_rejects_other_notes(scored: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    other = scored / "other.text"
+    other.write_text("START_OF_RECORD=9||||9||||\nShort.\n||||END_OF_RECORD\n", encoding="latin-1")
+    argv = ["score-deid", "--gold", str(scored / "id.deid")]
+    argv += ["--detections", str(scored / "detections.phi"), "--notes", str(other)]
+
+    assert main(argv) == 2
+    assert "does not contain" in caplog.text
+    assert "pass the id.text" in caplog.text
+
+
+def test_score_rejects_span_after_note_end(scored: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    short = scored / "short.text"
+    short.write_text(
+        "START_OF_RECORD=3||||1||||\nPt seen.\n||||END_OF_RECORD\n"
+        "START_OF_RECORD=3||||2||||\nStable.\n||||END_OF_RECORD\n",
+        encoding="latin-1",
+    )
+    argv = ["score-deid", "--gold", str(scored / "id.deid")]
+    argv += ["--detections", str(scored / "detections.phi"), "--notes", str(short)]
+
+    assert main(argv) == 2
+    assert "ends at character 27" in caplog.text
+
+
+def test_score_rejects_stale_trace(scored: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    # Another tool's detections written over medsum's leave medsum's trace behind.
+    (scored / "detections.phi").write_text("Patient 3\tNote 1\n15\t15\t27\n", encoding="latin-1")
+    argv = ["score-deid", "--gold", str(scored / "id.deid")]
+
+    assert main([*argv, "--detections", str(scored / "detections.phi")]) == 2
+    assert "does not match the detections" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "spans",
+    [
+        '"abc"',
+        '[{"start": 1}]',
+        '[{"start": "1", "end": 3, "entity_type": "X", "recognizer": "A"}]',
+    ],
+    ids=["string", "missing-fields", "text-offset"],
+)
+def test_trace_with_invalid_spans(tmp_path: Path, spans: str) -> None:
+    path = tmp_path / TRACE_NAME
+    path.write_text(f'{{"patient": "3", "note": "1", "spans": {spans}}}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"{TRACE_NAME}:1: expected a JSON object"):
+        read_trace(path)
+
+
+def test_trace_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / TRACE_NAME
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match=rf"{TRACE_NAME} is not UTF-8 text"):
+        read_trace(path)
+
+
+def test_span_file_with_superscript_digit(tmp_path: Path) -> None:
+    # "²" is a Latin-1 character that str.isdigit() accepts and int() rejects.
+    path = tmp_path / "id.deid"
+    path.write_text("Patient 3\tNote 1\n15\t15\t2\xb2\n", encoding="latin-1")
+    with pytest.raises(ValueError, match=r"id.deid:2: expected 'start start end'"):
+        read_spans(path)
