@@ -49,10 +49,13 @@ def read_notes(path: Path) -> list[PhysioNetNote]:
     notes = []
     for match in HEADER.finditer(content):
         end = content.find(FOOTER, match.end())
-        if end < 0:
+        # Without this check, a record that lacks its footer would take in the next record.
+        next_header = HEADER.search(content, match.end())
+        if end < 0 or (next_header is not None and next_header.start() < end):
             raise ValueError(
                 f"{path}: record for patient {match.group(1)} note {match.group(2)} has no "
-                f"{FOOTER} marker"
+                f"{FOOTER} marker before the next record or the end of the file; add the marker "
+                "after the record's text"
             )
         notes.append(PhysioNetNote(match.group(1), match.group(2), content[match.end() : end]))
     if not notes:

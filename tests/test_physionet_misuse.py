@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deidentify import Deidentifier
-from deidentify.physionet import TRACE_NAME, read_spans, read_trace
+from deidentify.physionet import TRACE_NAME, read_notes, read_spans, read_trace
 from deidentify.policy import Policy
 from deidentify.resume import ResumeError, check_resume
 from medsum.cli import main
@@ -184,3 +184,11 @@ def test_span_file_with_superscript_digit(tmp_path: Path) -> None:
     path.write_text("Patient 3\tNote 1\n15\t15\t2\xb2\n", encoding="latin-1")
     with pytest.raises(ValueError, match=r"id.deid:2: expected 'start start end'"):
         read_spans(path)
+
+
+def test_notes_missing_footer_before_next(tmp_path: Path) -> None:
+    # The first record's footer is missing, so its text would run into the second record.
+    path = tmp_path / "id.text"
+    path.write_text(NOTES.replace("0193.\n||||END_OF_RECORD\n", "0193.\n", 1), encoding="latin-1")
+    with pytest.raises(ValueError, match=r"patient 3 note 1 has no .* marker before the next"):
+        read_notes(path)
