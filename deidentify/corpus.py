@@ -103,6 +103,10 @@ def deidentify_corpus(
     check_resume(output_dir, deid.policy, deid.keys)
     record_run_state(output_dir, deid.policy, deid.keys)
     pending = [r for r in records if record_key(deid, r) not in done]
+    # Checked here, because a worker process reports only the type of an error.
+    for position, record in enumerate(records, start=1):
+        deid.check_length(record.text, f"the text of record {position}")
+        deid.check_length(record.summary or "", f"the summary of record {position}")
     logger.info(
         "de-identifying %d records (%d already done, resuming) with %d worker(s)",
         len(pending),

@@ -172,6 +172,22 @@ class Deidentifier:
     def pseudonym(self, patient_id: str | None) -> str:
         return self.surrogates.pseudonym(patient_id or "")
 
+    @property
+    def max_text_chars(self) -> int:
+        """Maximum text length in characters that spaCy analyzes (`nlp.max_length`)."""
+        return int(self.analyzer.nlp_engine.nlp["en"].max_length)  # type: ignore[attr-defined]
+
+    def check_length(self, text: str, where: str) -> None:
+        """Raise ValueError when `text` is too long for spaCy; `where` names it in the message.
+
+        Call it before `batch.run_batched`, which swaps the analyzer's NLP engine for a wrapper.
+        """
+        if len(text) > self.max_text_chars:
+            raise ValueError(
+                f"{where} has {len(text)} characters, more than the {self.max_text_chars} that "
+                "spaCy analyzes at once; split it into shorter texts"
+            )
+
     def detect(self, text: str) -> list[Span]:
         """Return the PHI spans in `text` above the threshold, overlaps resolved."""
         results = analyze(self.analyzer, text, entities=self.entities, threshold=self.threshold)

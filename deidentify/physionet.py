@@ -244,6 +244,9 @@ def deidentify_notes(
 
     assert isinstance(deid, Deidentifier)
     check_output_kind(output_dir, DETECTIONS_NAME)
+    # Checked here, because a worker process reports only the type of an error.
+    for note in notes:
+        deid.check_length(note.body, f"the note of patient {note.patient} note {note.note}")
     output_dir.mkdir(parents=True, exist_ok=True)
     detections: dict[NoteKey, list[tuple[int, int]]] = {}
     pieces = []

@@ -99,3 +99,27 @@ def test_sentinel_date_in_note(deidentifier) -> None:  # type: ignore[no-untyped
     result = deidentifier.deidentify(text, patient_id=patient)
     assert "9999" not in result.text
     assert result.text == "Consent on file, expires [DATE]."
+
+
+def test_corpus_names_overlong_record(tmp_path: Path, deidentifier, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # spaCy rejects texts over nlp.max_length (1,000,000 characters by default), which is
+    # lowered here to keep the test small. Worker processes would report only the error type.
+    nlp = deidentifier.analyzer.nlp_engine.nlp["en"]
+    monkeypatch.setattr(nlp, "max_length", 60)
+    records = [
+        Record(id="r1", text="Pt stable overnight.", patient_id="p1"),
+        Record(id="r2", text="Dr. Quillfeather saw pt. " * 3, patient_id="p1"),
+    ]
+    with pytest.raises(ValueError, match="text of record 2 has 75 characters, more than the 60"):
+        deidentify_corpus(records, tmp_path, deidentifier, progress=False, workers=2)
+    assert not (tmp_path / "records.jsonl").exists()
+
+
+def test_physionet_names_overlong_note(tmp_path: Path, deidentifier, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from deidentify.physionet import PhysioNetNote, deidentify_notes
+
+    monkeypatch.setattr(deidentifier.analyzer.nlp_engine.nlp["en"], "max_length", 60)
+    notes = [PhysioNetNote("4", "2", "Dr. Quillfeather saw pt. " * 3)]
+    with pytest.raises(ValueError, match="note of patient 4 note 2 has 75 characters") as error:
+        deidentify_notes(notes, tmp_path, deidentifier, progress=False)
+    assert "Quillfeather" not in str(error.value)
