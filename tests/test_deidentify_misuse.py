@@ -94,9 +94,14 @@ def test_sentinel_date_is_redacted(tmp_path: Path, sentinel: str, positive: bool
 
 
 def test_sentinel_date_in_note(deidentifier) -> None:  # type: ignore[no-untyped-def]
-    patient = patient_with_shift(deidentifier.surrogates, positive=True)
+    # deidentify() shifts by the pseudonym of the patient id, not by the id itself.
+    patient_id = next(
+        f"patient-{index}"
+        for index in range(1000)
+        if deidentifier.surrogates.date_shift_days(deidentifier.pseudonym(f"patient-{index}")) > 0
+    )
     text = "Consent on file, expires 12/31/9999."
-    result = deidentifier.deidentify(text, patient_id=patient)
+    result = deidentifier.deidentify(text, patient_id=patient_id)
     assert "9999" not in result.text
     assert result.text == "Consent on file, expires [DATE]."
 
