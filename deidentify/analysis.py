@@ -20,6 +20,7 @@ from spacy.tokens import Token as SpacyToken
 
 from deidentify.casing import is_uncased, to_upper_case, truecase
 from deidentify.lexicons import (
+    KINSHIP_WORDS,
     WORD,
     clinical_words,
     drug_names,
@@ -70,7 +71,8 @@ def analyze(
     else:
         nlp_artifacts = analyzer.nlp_engine.process_text(text, "en")
         _filter_entities(
-            nlp_artifacts, lambda entity: entity if _has_name_word(text, entity) else None
+            nlp_artifacts,
+            lambda entity: _trim_words(entity) if _has_name_word(text, entity) else None,
         )
         analyzed_text = text
     _lower_case_lemmas(analyzer, nlp_artifacts)
@@ -129,6 +131,27 @@ def _trim_to_capitals(truecased: str, entity: SpacySpan) -> SpacySpan | None:
     return SpacySpan(entity.doc, tokens[0].i, tokens[-1].i + 1, label=entity.label)
 
 
+def _trim_words(entity: SpacySpan) -> SpacySpan | None:
+    """Cut relationship words, roles and clinical abbreviations off a cased entity's ends.
+
+    spaCy takes "Husband Tobias Hartwell" or "NP L. Okafor" as one name; the husband and the
+    nurse practitioner are not part of it.
+    """
+    tokens = list(entity)
+    while tokens and _is_no_name_word(tokens[0].text):
+        tokens.pop(0)
+    while tokens and _is_no_name_word(tokens[-1].text):
+        tokens.pop()
+    if not tokens:
+        return None
+    return SpacySpan(entity.doc, tokens[0].i, tokens[-1].i + 1, label=entity.label)
+
+
+def _is_no_name_word(word: str) -> bool:
+    lower = word.lower()
+    return lower in KINSHIP_WORDS or lower in clinical_words()
+
+
 def _is_trimmed(token: SpacyToken, evidence: set[int]) -> bool:
     return token.i not in evidence and token.is_alpha and len(token) > 1
 
@@ -141,7 +164,21 @@ def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> Recog
     """
     if result.entity_type != "PERSON":
         return result
-    start, end = result.start, result.end
+    start, end = extend_name(text, result.start, result.end, uncased=uncased)
+    if (start, end) == (result.start, result.end):
+        return result
+    return RecognizerResult(
+        entity_type=result.entity_type,
+        start=start,
+        end=end,
+        score=result.score,
+        analysis_explanation=result.analysis_explanation,
+        recognition_metadata=result.recognition_metadata,
+    )
+
+
+def extend_name(text: str, start: int, end: int, *, uncased: bool) -> tuple[int, int]:
+    """Return the bounds of a name span widened over one adjacent name word on each side."""
     after = NEXT_WORD.match(text, end)
     if after and (
         _is_name_part(after.group(1), uncased=uncased) or is_unknown_word(after.group(1))
@@ -155,19 +192,12 @@ def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> Recog
         start = initial.start(1)
     elif before and _is_name_before(before.group(1), uncased=uncased):
         start = before.start(1)
-    if (start, end) == (result.start, result.end):
-        return result
-    return RecognizerResult(
-        entity_type=result.entity_type,
-        start=start,
-        end=end,
-        score=result.score,
-        analysis_explanation=result.analysis_explanation,
-        recognition_metadata=result.recognition_metadata,
-    )
+    return start, end
 
 
 def _is_name_before(word: str, *, uncased: bool) -> bool:
+    if word.lower() in KINSHIP_WORDS:
+        return False
     if is_known_name(word) and _is_name_part(word, uncased=uncased):
         return True
     if is_unknown_word(word) and len(word) > 2 and (uncased or _is_title_case(word)):

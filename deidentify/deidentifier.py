@@ -6,21 +6,35 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
-from deidentify.analysis import analyze
+from deidentify.analysis import analyze, extend_name
+from deidentify.casing import is_uncased
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
 from deidentify.lexicons import is_english, person_names, region_names
 from deidentify.policy import Action, Policy
-from deidentify.surrogates import NAME_TOKEN, TITLES, SurrogateGenerator
-from deidentify.transform import transform
+from deidentify.surrogates import (
+    NAME_TOKEN,
+    TITLES,
+    SurrogateGenerator,
+    has_year,
+    parse_date,
+    redaction_tag,
+)
+from deidentify.transform import Replacement, transform
 from deidentify.zipcode import is_zip_code
 from medsum.keys import KeyStore
 
+# A date right after one of these is a birth date ("DOB: 02/03/1931", "born on March 2, 1931").
+BIRTH_DATE_CUE = re.compile(r"(?i)\b(?:dob|d\.o\.b\.?|date of birth|born(?: on)?)\W{0,3}\Z")
+BIRTH_CUE_CHARS = 20
+# Safe Harbor's oldest age that may be given as such; older ones are "90 or older".
+MAX_AGE = 89
 # Recall first: a missed identifier is a privacy incident, an extra redaction costs a few words.
 DEFAULT_THRESHOLD = 0.4
 
@@ -112,6 +126,31 @@ def _resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]
     return sorted(kept, key=lambda r: r.start)
 
 
+def _is_birth_date_over_89(text: str, span: Span) -> bool:
+    """Return whether a DATE span is a birth date ("DOB 02/03/1931") more than 89 years ago."""
+    if span.entity_type != "DATE":
+        return False
+    if not BIRTH_DATE_CUE.search(text, max(0, span.start - BIRTH_CUE_CHARS), span.start):
+        return False
+    parsed = parse_date(text[span.start : span.end])
+    if parsed is None or not has_year(parsed[1]):
+        return False
+    born = parsed[0].date()
+    today = date.today()
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return age > MAX_AGE
+
+
+def _as_person(span: Span, text: str, names: set[str]) -> Span:
+    """Retype a place span that is a name found elsewhere in the text ("LUCINDA IS HCP")."""
+    if span.entity_type != "LOCATION":
+        return span
+    fragment = text[span.start : span.end]
+    if fragment.lower() not in {name.lower() for name in names}:
+        return span
+    return Span(span.start, span.end, "PERSON", span.score, span.recognizer)
+
+
 def _is_census_name(entity_type: str, token: str) -> bool:
     return entity_type == "PERSON" and token.lower() in person_names()
 
@@ -194,13 +233,14 @@ class Deidentifier:
         spans = []
         for result in _resolve_overlaps(results):
             fragment = text[result.start : result.end]
-            if _is_allowed(result.entity_type, fragment):
-                continue
+            metadata = result.recognition_metadata or {}
+            titled = metadata.get("recognizer_name") == "TitledNameRecognizer"
+            if not titled and _is_allowed(result.entity_type, fragment):
+                continue  # after a title a stop word is a name ("Dr. May")
             if result.entity_type == "AGE" and fragment.isdigit() and int(fragment) <= 89:
                 continue  # not an identifier under Safe Harbor, so neither replaced nor reported
             if result.entity_type == "LOCATION" and _is_region(fragment):
                 continue  # a state or a country: Safe Harbor lets a note keep it
-            metadata = result.recognition_metadata or {}
             spans.append(
                 Span(
                     start=result.start,
@@ -220,7 +260,8 @@ class Deidentifier:
         A name found once ("it's Sven Mbeki") is then also caught where no recognizer fires
         ("How old are you now, Sven?"); a hospital found after "transferred to" ("BXH") is caught
         again in "arrival at BXH". A token spreads only when it is no English word or, for
-        names, a census name ("Rose"); tokens of three letters or fewer only in the same case.
+        names, a census name ("Rose"). A spread name widens over a given name before it, and a
+        place span that is a found name becomes a name.
         """
         tokens = {
             token
@@ -244,15 +285,25 @@ class Deidentifier:
             )
             matches += list(pattern.finditer(text))
         if short_tokens:
+            # A short name matches in any case but lower case ("Roe", "ROE", not "roe"); a short
+            # place only as written ("BXH").
+            flags = re.IGNORECASE if entity_type == "PERSON" else 0
             pattern = re.compile(
-                r"(?<![\w])(?:" + "|".join(map(re.escape, short_tokens)) + r")(?![\w])"
+                r"(?<![\w\-])(?:" + "|".join(map(re.escape, short_tokens)) + r")(?![\w\-])",
+                flags,
             )
-            matches += list(pattern.finditer(text))
-        extra = [
-            Span(match.start(), match.end(), entity_type, 0.5, recognizer)
-            for match in matches
-            if all(match.end() <= s.start or match.start() >= s.end for s in spans)
-        ]
+            matches += [m for m in pattern.finditer(text) if not m.group(0).islower()]
+        extra: list[Span] = []
+        uncased = is_uncased(text)
+        for match in matches:
+            start, end = match.start(), match.end()
+            if entity_type == "PERSON":
+                # "pt Vikram Ellis" after "Dr. Ellis": the given name joins the spread surname.
+                start, end = extend_name(text, start, end, uncased=uncased)
+            if all(end <= s.start or start >= s.end for s in spans + extra):
+                extra.append(Span(start, end, entity_type, 0.5, recognizer))
+        if entity_type == "PERSON":
+            spans = [_as_person(span, text, tokens) for span in spans]
         return sorted(spans + extra, key=lambda span: span.start)
 
     def deidentify(
@@ -279,6 +330,10 @@ class Deidentifier:
             replacement = transform(
                 action, self.surrogates, span.entity_type, original, patient, taken
             )
+            if action is Action.SURROGATE and _is_birth_date_over_89(text, span):
+                # A shifted birth date still shows an age over 89, which Safe Harbor groups
+                # as "90 or older"; the date goes.
+                replacement = Replacement(redaction_tag("DATE"), reversible=False)
             pieces.append(text[cursor : span.start])
             pieces.append(replacement.text)
             cursor = span.end

@@ -128,6 +128,16 @@ def first_names() -> frozenset[str]:
     return frozenset(entries)
 
 
+# Words for relatives and companions, which sit next to names and are census names themselves
+# ("Son", "Husband").
+KINSHIP_WORDS = frozenset(
+    {"son", "daughter", "dtr", "wife", "husband", "mother", "mom", "father", "dad", "brother",
+     "sister", "niece", "nephew", "aunt", "uncle", "cousin", "grandson", "granddaughter",
+     "grandmother", "grandfather", "girlfriend", "boyfriend", "partner", "friend", "neighbor",
+     "caregiver", "proxy", "guardian", "spouse", "fiance", "fiancee"}
+)  # fmt: skip
+
+
 def is_first_name(word: str) -> bool:
     """Return whether `word` is a census first name that is no stop or clinical word.
 

@@ -16,17 +16,20 @@ import hmac
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from deidentify.zipcode import is_zip_code, safe_harbor_zip
 
-NAME_POOL = [
-    "Avery", "Blake", "Carter", "Dana", "Ellis", "Finley", "Harper", "Jordan", "Kendall", "Logan",
-    "Morgan", "Parker", "Quinn", "Reese", "Rowan", "Sawyer", "Taylor", "Emerson", "Hayden",
-    "Sutton", "Adler", "Barlow", "Calloway", "Dunmore", "Everly", "Fenwick", "Galloway", "Hartley",
-    "Ingram",
-    "Jessup", "Kingsley", "Lockhart", "Merritt", "Norwood", "Oakley", "Pemberton", "Radcliffe",
-    "Stanton", "Thorne", "Underhill", "Vance", "Wexler", "Yardley", "Ashby", "Brandt", "Corwin",
-]  # fmt: skip
+
+def _read_name_pool() -> list[str]:
+    path = Path(__file__).parent / "data" / "surrogate_names.txt"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+# About 330 names (data/surrogate_names.txt): two names of one patient draw the same surrogate
+# with a probability of about 1 in 330, and then the second takes its next candidate.
+NAME_POOL = _read_name_pool()
 CITY_POOL = [
     "Ashford", "Brookfield", "Cedar Grove", "Dalton", "Easton", "Glenwood", "Hillcrest", "Kingston",
     "Maplewood", "Northfield", "Oak Ridge", "Pinehurst", "Redmond", "Stonebridge", "Westbury",
@@ -96,14 +99,14 @@ def normalize_value(entity_type: str, original: str) -> str:
         if digits:
             return digits
     if entity_type == "DATE":
-        parsed = _parse_date(original)
+        parsed = parse_date(original)
         if parsed is not None:
             value, output_format = parsed
-            return value.strftime("%Y-%m-%d" if _has_year(output_format) else "--%m-%d")
+            return value.strftime("%Y-%m-%d" if has_year(output_format) else "--%m-%d")
     return " ".join(original.casefold().split())
 
 
-def _parse_date(original: str) -> tuple[datetime, str] | None:
+def parse_date(original: str) -> tuple[datetime, str] | None:
     """Parse a date in one of DATE_FORMATS; returns the value and its output format."""
     text = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", original.strip().replace(" of ", " "))
     for parse_format, output_format in DATE_FORMATS:
@@ -115,7 +118,7 @@ def _parse_date(original: str) -> tuple[datetime, str] | None:
     return None
 
 
-def _has_year(date_format: str) -> bool:
+def has_year(date_format: str) -> bool:
     return "%Y" in date_format or "%y" in date_format
 
 
@@ -287,12 +290,12 @@ class SurrogateGenerator:
             return None
 
     def _date(self, original: str, patient: str) -> str | None:
-        parsed = _parse_date(original)
+        parsed = parse_date(original)
         if parsed is None:
             return None
         value, output_format = parsed
         # A date with no year is shifted within a leap year so that Feb 29 stays valid.
-        anchor = value if _has_year(output_format) else value.replace(year=2000)
+        anchor = value if has_year(output_format) else value.replace(year=2000)
         try:
             shifted: date = anchor + timedelta(days=self.date_shift_days(patient))
         except OverflowError:

@@ -208,7 +208,8 @@ def test_name_pool_exhaustion_redacts() -> None:
     generator = SurrogateGenerator(KEY)
     patient = generator.pseudonym("p1")
     taken: dict[str, str] = {}
-    originals = [f"Xylo{a}{b}" for a in "abcdefgh" for b in "abcdefgh"]
+    letters = "abcdefghijklmnopqrs"
+    originals = [f"Xylo{a}{b}" for a in letters for b in letters]
     results = [generator.surrogate("PERSON", name, patient, taken) for name in originals]
     surrogates = [r for r in results if r != "[NAME]"]
     assert len(surrogates) == len(NAME_POOL)

@@ -285,3 +285,52 @@ def test_first_names_after_cues(deidentifier, text: str, expected: list[str]) ->
 )
 def test_spacy_spans_in_cased_text(deidentifier, text: str, entity: str, expected: list) -> None:  # type: ignore[no-untyped-def]
     assert detected(deidentifier, text, entity) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "expected"),
+    [
+        ("Wife Jane Roe at bedside. Later ROE, JANE called back.", "PERSON",
+         ["Jane Roe", "ROE", "JANE"]),
+        ("Met with Dr. Ellis (attending) about pt Vikram Ellis.", "PERSON",
+         ["Ellis", "Vikram Ellis"]),
+        ("Dr. Hartwell updated Marisol.", "PERSON", ["Hartwell", "Marisol"]),
+        ("Pt's niece (Octavia Pemberly) called.", "PERSON", ["Octavia Pemberly"]),
+        ("Seen by Dr. May this morning.", "PERSON", ["May"]),
+        ("Husband Tobias Okafor at bedside.", "PERSON", ["Tobias Okafor"]),
+        ("SON DESMOND OKONKWO CALLED.", "PERSON", ["DESMOND OKONKWO"]),
+        ("Pt was seen by NP L. Okafor.", "PERSON", ["L. Okafor"]),
+        ("DAUGHTER LUCINDA IN TO VISIT. LUCINDA IS HCP.", "PERSON", ["LUCINDA", "LUCINDA"]),
+        ("Yankauer at bedside, x-ray done.", "PERSON", []),
+        ("PT LIVES IN WORCESTER WITH WIFE.", "LOCATION", ["WORCESTER"]),
+        ("Lives at 118 Larkspur Lane, Apt 4B, Elmford, WI 53809.", "LOCATION",
+         ["118 Larkspur Lane", "Elmford", "53809"]),
+        ("TRANSFERRED TO 7 BRIXWORTH FROM MICU.", "LOCATION", ["BRIXWORTH"]),
+    ],
+    ids=[
+        "short-name-other-case",
+        "given-name-before-spread-surname",
+        "name-after-updated",
+        "relative-in-parentheses",
+        "stop-word-after-title",
+        "husband-trimmed",
+        "son-not-joined",
+        "role-trimmed",
+        "one-type-per-name",
+        "suction-device",
+        "residence-upper",
+        "address-town-state-zip",
+        "floor-before-ward",
+    ],
+)  # fmt: skip
+def test_review_findings(deidentifier, text: str, entity: str, expected: list) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, entity) == expected
+
+
+def test_birth_date_over_89_is_redacted(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    old = deidentifier.deidentify("92 yo woman, DOB 02/03/1931, admitted 03/14/2021.", "p")
+    assert "DOB [DATE]," in old.text
+    assert "1931" not in old.text and "1930" not in old.text
+    young = deidentifier.deidentify("DOB: 02/03/1961. Admitted 03/14/2021.", "p")
+    assert "[DATE]" not in young.text
+    assert "02/03/1961" not in young.text

@@ -19,7 +19,7 @@ from deidentify.lexicons import is_first_name, is_known_name, is_name_or_unknown
 BEFORE_NAME = (
     r"(?i:seen(?: and examined)? by|evaluated by|examined by|followed by|covered by|"
     r"discussed with|spoke(?: with| to)|talked(?: with| to)|paged|notified|informed|"
-    r"per|surgeon|cardiologist|intensivist|hospitalist|covering)"
+    r"per|updated|surgeon|cardiologist|intensivist|hospitalist|covering)"
 )
 # Roles written right before a name ("NP Dana", "attending Vance"): a stronger cue, after which
 # a census name that is also a word counts when it is capitalized.

@@ -13,7 +13,13 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
-from deidentify.lexicons import WORD, is_known_name, is_name_or_unknown, person_names
+from deidentify.lexicons import (
+    KINSHIP_WORDS,
+    WORD,
+    is_known_name,
+    is_name_or_unknown,
+    person_names,
+)
 from deidentify.recognizers.results import make_result
 
 
@@ -68,7 +74,9 @@ class LexiconNameRecognizer(LocalRecognizer):
         if text[left.end() : right.start()] != " ":
             return False
         return all(
-            is_name_or_unknown(word.group(0)) and word.group(0).lower() in person_names()
+            is_name_or_unknown(word.group(0))
+            and word.group(0).lower() in person_names()
+            and word.group(0).lower() not in KINSHIP_WORDS
             for word in (left, right)
         )
 

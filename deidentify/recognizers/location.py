@@ -1,10 +1,23 @@
-"""Places of residence or origin named after "live in", "from", "moved to" and similar phrases."""
+"""Places of residence or origin named after "live in", "from", "moved to" and similar phrases.
+
+"I live over in Fairview", "PT LIVES IN WORCESTER WITH WIFE". In cased text the place is up to
+three capitalized words. In uncased text it is the leading words that are a lexicon place, a
+census name or a word in no list, so "LIVES IN WORCESTER" yields "WORCESTER" and "LIVES IN A
+HOUSE" yields nothing.
+"""
+
+from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from deidentify.casing import is_uncased
+from deidentify.lexicons import WORD, clinical_words, is_known_name, is_unknown_word, place_names
 
 PLACE = r"[A-Z][a-zA-Z'\-]+(?:\s+[A-Z][a-zA-Z'\-]+){0,2}"
+RESIDENCE = r"(?i:lives? in|live over in|moved to|moved here from|resides in)"
 
 
 class ResidenceLocationRecognizer(PatternRecognizer):
@@ -12,12 +25,7 @@ class ResidenceLocationRecognizer(PatternRecognizer):
 
     ENTITY = "LOCATION"
     PATTERNS = [
-        Pattern(
-            "residence_phrase",
-            rf"(?<=\blive in\s){PLACE}|(?<=\blive over in\s){PLACE}|(?<=\blives in\s){PLACE}|"
-            rf"(?<=\bmoved to\s){PLACE}|(?<=\bmoved here from\s){PLACE}|(?<=\bresides in\s){PLACE}",
-            0.6,
-        ),
+        Pattern("residence_phrase", rf"(?<=\b{RESIDENCE}\s){PLACE}", 0.6),
     ]
 
     def __init__(self) -> None:
@@ -28,3 +36,31 @@ class ResidenceLocationRecognizer(PatternRecognizer):
             global_regex_flags=re.DOTALL | re.MULTILINE,
             name="ResidenceLocationRecognizer",
         )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        if not is_uncased(text):
+            return results
+        kept = []
+        for result in results:
+            words = list(WORD.finditer(text, result.start, result.end))
+            count = 0
+            while count < len(words) and _is_place_word(words[count].group(0)):
+                count += 1
+            if count:
+                result.end = words[count - 1].end()
+                kept.append(result)
+        return kept
+
+
+def _is_place_word(word: str) -> bool:
+    lower = word.lower()
+    if lower in clinical_words():
+        return False
+    return lower in place_names() or is_known_name(lower) or is_unknown_word(lower)

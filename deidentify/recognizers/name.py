@@ -17,6 +17,7 @@ from deidentify.lexicons import (
     is_misspelling,
     is_name_or_unknown,
     is_unknown_word,
+    person_names,
 )
 
 CAPITALIZED = r"[A-Z][a-zA-Z'\-]+"
@@ -130,4 +131,10 @@ class TitledNameRecognizer(PatternRecognizer):
         # MS. Restart", "done Improved per MD"), so each word but an initial must be a census
         # name or a word that is in no list.
         words = [word for word in WORD.findall(pattern_text) if len(word) > 1]
-        return not all(is_name_or_unknown(word) for word in words)
+        return not all(is_name_or_unknown(word) or _is_titled_stop_word(word) for word in words)
+
+
+def _is_titled_stop_word(word: str) -> bool:
+    """A census name that is a stop word, written as a name ("Dr. May", "Mr. Will")."""
+    lower = word.lower()
+    return word[0].isupper() and word[1:].islower() and lower in person_names()

@@ -34,7 +34,7 @@ class RelativeNameRecognizer(PatternRecognizer):
         # "-" counts only with a space before it: "son-in-law" is a relationship, not a name.
         Pattern(
             "name_after_relationship",
-            rf"(?<=\b{RELATIONSHIPS}(?:\s?[:,]\s?|\s-\s?|\s)){NAME}",
+            rf"(?<=\b{RELATIONSHIPS}(?:\s?[:,(]\s?|\s-\s?|\s)){NAME}",
             0.6,
         ),
         # The relationship in parentheses after the name: "Tomasz Okafor (son)".

@@ -1,4 +1,5 @@
-"""Street addresses: a house number, up to three name words and a street type.
+"""Street addresses (a house number, up to three name words and a street type) and towns before
+a US state code and a ZIP code ("Elmford, WI 53809").
 
 "27 Alder St.", "4410 OLD MILL RD", "12 Elm Street". A clinical word, a unit or a stop word
 among the name words makes it an order or a count instead ("10 UNITS REG INSULIN ST").
@@ -18,6 +19,12 @@ STREET_TYPE = (
     r"terrace|ter|parkway|pkwy|highway|hwy|circle|cir|square|sq)"
 )
 NAME_WORD = r"[A-Z][A-Za-z'\-]+"
+# Above spaCy's 0.85: a house number and a street type say place where spaCy says person.
+SCORE = 0.9
+STATE_CODES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|"
+    "NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
+)
 SPELLED_OUT = frozenset(
     {"street", "avenue", "road", "boulevard", "lane", "drive", "court", "way", "place",
      "terrace", "parkway", "highway", "circle", "square"}
@@ -38,7 +45,13 @@ class StreetAddressRecognizer(PatternRecognizer):
         Pattern(
             "street_address",
             rf"\b\d{{1,5}}\s(?:{NAME_WORD}\s){{1,3}}{STREET_TYPE}\b\.?",
-            0.6,
+            SCORE,
+        ),
+        # A town before a US state's postal code and a ZIP code ("Elmford, WI 53809").
+        Pattern(
+            "town_before_state",
+            rf"\b[A-Z][A-Za-z'\-]+(?:\s[A-Z][A-Za-z'\-]+)?(?=,\s(?:{STATE_CODES})\s\d{{5}}\b)",
+            SCORE,
         ),
     ]
 
@@ -53,6 +66,8 @@ class StreetAddressRecognizer(PatternRecognizer):
     def invalidate_result(self, pattern_text: str) -> bool | None:
         # An order or a measurement has a clinical word or a unit where a street has its name.
         words = WORD.findall(pattern_text)
+        if not re.match(r"\d", pattern_text):
+            return None  # a town before a state and ZIP code
         lowered = [word.lower() for word in words[:-1]]
         if any(word in clinical_words() or word in NOT_STREET_NAMES for word in lowered):
             return True

@@ -57,6 +57,12 @@ class TransferLocationRecognizer(PatternRecognizer):
             rf"(?<=\b(?i:to|from|on)\s){WORD_SHAPE}(?=\s\d(?!\.\d|[\w:/]))",
             SCORE,
         ),
+        # A floor number before the ward ("transferred to 7 Elmford").
+        Pattern(
+            "ward_after_floor",
+            rf"(?<=\b{MOVED}\s+(?i:to|from)\s\d{{1,2}}\s){WORD_SHAPE}",
+            SCORE,
+        ),
         # A hospital's initials after a locative ("stable at BXH", "needs to leave BXH"): two
         # to five capitals that are no clinical abbreviation or word.
         Pattern(
