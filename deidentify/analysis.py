@@ -201,7 +201,7 @@ def _is_name_before(word: str, *, uncased: bool) -> bool:
     if is_known_name(word) and _is_name_part(word, uncased=uncased):
         return True
     if is_unknown_word(word) and len(word) > 2 and (uncased or _is_title_case(word)):
-        return True  # a given name that no list holds ("call OTTILIE HARTWELL")
+        return True  # a given name that no list contains ("call OTTILIE HARTWELL")
     lower = word.lower()
     if lower not in first_names() or lower in clinical_words() or lower in STOP_WORDS:
         return False
@@ -263,10 +263,10 @@ def _is_proper_phrase(text: str, entity: SpacySpan) -> bool:
 def _is_name_word(text: str, start: int, length: int) -> bool:
     """Return whether the word at `start` is capitalized and can be a name or place.
 
-    A census name or lexicon place that is no English word counts anywhere; a common first name
+    A census name or lexicon place that is no English word counts anywhere. A common first name
     that is also a word, written in title case, counts inside a sentence. Another capitalized word
-    counts only if it is in no word list (nor a misspelling or a cut-off drug name), is no
-    one-letter word or abbreviation in capitals, and does not start a line or sentence, where
+    counts only if it is in no word list (nor a misspelling or a cut-off drug name) and is no
+    one-letter word or abbreviation in capitals. It must also not start a line or sentence, where
     headings ("Neuro:") are.
     """
     word = text[start : start + length]

@@ -111,10 +111,10 @@ def person_names() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def first_names() -> frozenset[str]:
-    """The common census first names (female and male), lower case.
+    """Return the common census first names (female and male), lower case.
 
-    The names that together cover 80% of people (about 700 female and 300 male names); the
-    long tail holds words such as "son" and "numbers".
+    These are the names that together cover 80% of people (about 700 female and 300 male
+    names). The long tail contains words such as "son" and "numbers".
     """
     import names
 
@@ -265,7 +265,7 @@ def _one_edit(word: str) -> set[str]:
 
 @lru_cache(maxsize=1)
 def _clinical_prefixes() -> frozenset[str]:
-    """Every start of at least five letters of a drug name or clinical term ("vancomy")."""
+    """Return every start of at least five letters of a drug name or clinical term ("vancomy")."""
     prefixes: set[str] = set()
     for term in drug_names() | clinical_words():
         prefixes.update(term[:length] for length in range(5, len(term)))

@@ -69,9 +69,10 @@ def test_notes_reader_and_deidentify(tmp_path: Path, deidentifier) -> None:  # t
     assert "HARTWELL" not in written
     assert "617-555-0199" not in written
     assert read_spans(tmp_path / "out" / "detections.phi") == detections
-    # The trace holds offsets, types and recognizers of the same spans, and no note text.
+    # The trace contains offsets, types and recognizers of the same spans, and no note text.
     trace_text = (tmp_path / "out" / TRACE_NAME).read_text()
-    assert "HARTWELL" not in trace_text and "617" not in trace_text
+    assert "HARTWELL" not in trace_text
+    assert "617" not in trace_text
     trace = read_trace(tmp_path / "out" / TRACE_NAME)
     assert [(s["start"], s["end"]) for s in trace[("7", "1")]] == detections[("7", "1")]
     assert {s["entity_type"] for s in trace[("7", "1")]} >= {"PERSON", "PHONE_NUMBER"}
@@ -122,7 +123,7 @@ def test_scorer_reproduces_physionet_tool_figures(shared_data: Path) -> None:
 @pytest.mark.shared_data
 def test_medsum_on_the_physionet_split(tmp_path: Path, shared_data: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
     # A floor under the published figures (docs/results.md), so that a change that loses
-    # identifiers on real nursing notes fails here; the figures themselves come from the CLI.
+    # identifiers on real nursing notes fails here. The figures themselves come from the CLI.
     folder = shared_data / "physionet-deid"
     notes = read_notes(folder / "id.text")
     detections = deidentify_notes(notes, tmp_path / "out", deidentifier, progress=False)

@@ -69,7 +69,7 @@ class CareTeamNameRecognizer(PatternRecognizer):
 
     @staticmethod
     def is_capitalized_name(word: str) -> bool:
-        """Whether `word` is a census name written as a name ("Dana", not "DANA" or "dana")."""
+        """Return whether `word` is a census name written as a name ("Dana", not "dana")."""
         return word[0].isupper() and word[1:].islower() and is_name_or_unknown(word)
 
     @staticmethod

@@ -35,7 +35,7 @@ STRONG_DATE_CUE = re.compile(
     r"(?i)(?:\b(?:since|until|date|dated|admitted|discharged|transferred|dob|post|s/p|pod)"
     r"\s*:?\s*|\b\d{1,2}/\d{1,2}\s?-\s?)\Z"
 )
-# What follows a ratio and never a date: units and fluids ("1/4 NS", "1/5 liters"), murmur
+# Words after a ratio that never follow a date: units and fluids ("1/4 NS", "1/5 liters"), murmur
 # grades ("3/6 SEM"), counts ("4/4 bottles"), percentages and decimal chains ("6/2.8/698").
 RATIO_AFTER = re.compile(
     r"(?i)\A(?:\s?%|\.\d|\s*(?:ns|d5w|lr|l|liters?|litres?|cc|ml|bottles?|sets?|sem|hsm|"

@@ -82,8 +82,8 @@ class FacilityRecognizer(PatternRecognizer):
 
     @staticmethod
     def _is_saint(word: str, *, uncased: bool) -> bool:
-        """A saint's name is a first name, a census name that is no English word, or a word in no
-        list ("ST. HIGH" is a rhythm)."""
+        """Return whether a saint's name is a first name, a census name that is no English word,
+        or a word in no list ("ST. HIGH" is a rhythm)."""
         name = word.removesuffix("'s").removesuffix("'S").lower()
         if name in clinical_words() or name in STOP_WORDS:
             return False

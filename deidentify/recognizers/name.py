@@ -109,9 +109,9 @@ class TitledNameRecognizer(PatternRecognizer):
     def _is_weak_credential_match(text: str, result: RecognizerResult) -> bool:
         """Return whether a name before a credential has a word that is no name on its own.
 
-        A credential is a weaker cue than a title ("wife MD", "Primray Care MD"), so each
-        word must be a census name that is no English word, a word in no list, or a census name
-        written as a name ("Vance PA"), or a first name.
+        A credential is a weaker cue than a title ("wife MD", "Primray Care MD"). So each word
+        must be a census name that is no English word, a word in no list, a first name, or a
+        census name written as a name ("Vance PA").
         """
         explanation = result.analysis_explanation
         if explanation is None or explanation.pattern_name not in CREDENTIAL_PATTERNS:
@@ -135,6 +135,6 @@ class TitledNameRecognizer(PatternRecognizer):
 
 
 def _is_titled_stop_word(word: str) -> bool:
-    """A census name that is a stop word, written as a name ("Dr. May", "Mr. Will")."""
+    """Return whether `word` is a census name that is a stop word, written as a name ("Dr. May")."""
     lower = word.lower()
     return word[0].isupper() and word[1:].islower() and lower in person_names()

@@ -19,7 +19,7 @@ STREET_TYPE = (
     r"terrace|ter|parkway|pkwy|highway|hwy|circle|cir|square|sq)"
 )
 NAME_WORD = r"[A-Z][A-Za-z'\-]+"
-# Above spaCy's 0.85: a house number and a street type say place where spaCy says person.
+# Above spaCy's 0.85, so that a house number and a street type win over spaCy's person type.
 SCORE = 0.9
 STATE_CODES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|"

@@ -35,7 +35,7 @@ WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]*"
 HOSPITAL_WORDS = frozenset({"hospital", "hosp", "memorial", "infirmary", "clinic", "campus"})
 
 
-# Just above spaCy's 0.85: where spaCy calls the ward a person, the move says place.
+# Just above spaCy's 0.85, so that where spaCy types the ward as a person, the move wins.
 SCORE = 0.86
 
 
