@@ -22,13 +22,16 @@ import logging
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from deidentify.batch import WorkerPool, deidentify_many
+from deidentify.casing import is_uncased
 from deidentify.deidentifier import Deidentifier, DeidResult, merge_mappings
 from deidentify.resume import (
     POLICY_STATE_NAME,
@@ -56,6 +59,9 @@ __all__ = [
 MANIFEST_NAME = "report.json"
 # Records de-identified together before any is written: one batch per worker process.
 CHUNK_RECORDS = 64
+# Joins a note and its summary into one text: line breaks end a sentence for spaCy, and the
+# marker has no letters, digits or spaces for a recognizer to run across.
+SUMMARY_SEPARATOR = "\n\n<<<>>>\n\n"
 
 
 def _done_ids(path: Path) -> set[str]:
@@ -176,12 +182,11 @@ def _append_records(
             results = iter(_deidentify_chunk(chunk, deid, pool))
             for record in chunk:
                 key = record_key(deid, record)
-                text_result = next(results)
+                text_result, summary_result = _record_results(record, results, deid)
                 mapping = dict(text_result.mapping)
                 summary = None
                 summary_spans: list[dict[str, Any]] = []
-                if record.summary:
-                    summary_result = next(results)
+                if summary_result is not None:
                     summary = summary_result.text
                     mapping = merge_mappings([text_result, summary_result])
                     summary_spans = [span.to_json() for span in summary_result.spans]
@@ -210,13 +215,67 @@ def _append_records(
                 bar.update(1)
 
 
+def _joins_summary(record: Record) -> bool:
+    """Return whether a record's note and summary are de-identified as one text.
+
+    Joined, one person gets one surrogate in both, and a name found in the note is found in
+    the summary too. A note and a summary in different letter case stay apart, because the
+    case decides how names are detected.
+    """
+    if not record.summary:
+        return False
+    if SUMMARY_SEPARATOR in record.text or SUMMARY_SEPARATOR in record.summary:
+        return False
+    return is_uncased(record.text) == is_uncased(record.summary)
+
+
+def _record_results(
+    record: Record, results: Iterator[DeidResult], deid: Deidentifier
+) -> tuple[DeidResult, DeidResult | None]:
+    """Take the note's and the summary's results of one record from the chunk's results."""
+    if not _joins_summary(record):
+        text_result = next(results)
+        return text_result, (next(results) if record.summary else None)
+    parts = _split_joined(next(results), len(record.text))
+    if parts is None:
+        # A span crossed the separator, which no recognizer should allow: de-identify apart.
+        return (
+            deid.deidentify(record.text, record.patient_id),
+            deid.deidentify(record.summary or "", record.patient_id),
+        )
+    return parts
+
+
+def _split_joined(result: DeidResult, note_length: int) -> tuple[DeidResult, DeidResult] | None:
+    pieces = result.text.split(SUMMARY_SEPARATOR)
+    if len(pieces) != 2:
+        return None
+    summary_start = note_length + len(SUMMARY_SEPARATOR)
+    note_spans = [span for span in result.spans if span.end <= note_length]
+    summary_spans = [
+        replace(span, start=span.start - summary_start, end=span.end - summary_start)
+        for span in result.spans
+        if span.start >= summary_start
+    ]
+    if len(note_spans) + len(summary_spans) != len(result.spans):
+        return None
+    return (
+        replace(result, text=pieces[0], spans=note_spans),
+        replace(result, text=pieces[1], spans=summary_spans),
+    )
+
+
 def _deidentify_chunk(
     chunk: list[Record], deid: Deidentifier, pool: WorkerPool | None
 ) -> list[DeidResult]:
-    """De-identify each record's text, then its summary if any, in that order."""
+    """De-identify each record's text, then its summary if any, or both joined."""
     texts: list[str] = []
     patients: list[str | None] = []
     for record in chunk:
+        if _joins_summary(record):
+            texts.append(f"{record.text}{SUMMARY_SEPARATOR}{record.summary}")
+            patients.append(record.patient_id)
+            continue
         texts.append(record.text)
         patients.append(record.patient_id)
         if record.summary:

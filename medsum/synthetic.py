@@ -17,8 +17,9 @@ FIRST_NAMES = [
     "Oluwaseun", "Rosa", "Declan", "Mei", "Harold", "Leticia", "Sven",
 ]  # fmt: skip
 LAST_NAMES = [
-    "Whitfield", "Okafor", "Lindqvist", "Ramirez", "Castellano", "Nakamura", "Brennan", "Haddad",
-    "Kowalczyk", "Abernathy", "Delacroix", "Fairbanks", "Mbeki", "Thornton", "Vasquez", "Ostrowski",
+    "Whitfield", "Okafor", "Lindqvist", "Quintanilla", "Castellano", "Nakamura", "Brennan",
+    "Haddad", "Kowalczyk", "Abernathy", "Delacroix", "Fairbanks", "Mbeki", "Thorncastle",
+    "Vasconcellos", "Ostrowski",
 ]  # fmt: skip
 CITIES = ["Springfield", "Riverton", "Lakewood", "Fairview", "Georgetown", "Milton"]
 CONDITIONS = [

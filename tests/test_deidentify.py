@@ -349,3 +349,24 @@ def test_names_never_share_a_surrogate(tmp_path: Path) -> None:
         deid = Deidentifier(analyzer, KeyStore.open(tmp_path / f"keys-{index}"))
         result = deid.deidentify(text, "p9")
         assert reidentify(result.text, result.mapping) == text
+
+
+def test_note_and_summary_share_surrogates(tmp_path: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
+    # One text for both: the summary's bare surname is found through the note's "Dr." and gets
+    # the note's surrogate, and the trace keeps offsets into each text.
+    from medsum.records import Record
+
+    note = "Seen by Dr. Quackenbush on 03/14/2021 for cough."
+    summary = "Quackenbush advised rest."
+    record = Record(id="r1", text=note, summary=summary, patient_id="p1")
+    deidentify_corpus([record], tmp_path / "out", deidentifier, progress=False)
+    [written] = load_deidentified(tmp_path / "out")
+    assert "Quackenbush" not in written.text
+    assert written.summary is not None
+    assert "Quackenbush" not in written.summary
+    surrogate = written.summary.split()[0]
+    assert surrogate in written.text
+    trace = json.loads((tmp_path / "out" / "trace.jsonl").read_text())
+    [summary_span] = trace["summary_spans"]
+    assert (summary_span["start"], summary_span["end"]) == (0, len("Quackenbush"))
+    assert all(span["end"] <= len(note) for span in trace["text_spans"])

@@ -26,11 +26,12 @@ evaluate: {{max_new_tokens: 12, batch_size: 3}}
 """
 NOTE = (
     "Doctor: Hello, I'm Doctor Abernathy. Who do I have here?\n"
-    "Patient: It's Marguerite Vasquez-Lund, MRN 7730182. I have had a dry cough for two weeks.\n"
+    "Patient: It's Marguerite Vasconcellos-Lund, MRN 7730182. I have had a dry cough for two "
+    "weeks.\n"
     "Doctor: Any fever? We last saw you on 05/02/2024.\n"
     "Patient: No fever. My number is (503) 555-0187."
 )
-IDENTIFIERS = ["Abernathy", "Marguerite", "Vasquez", "7730182", "05/02/2024", "555-0187"]
+IDENTIFIERS = ["Abernathy", "Marguerite", "Vasconcellos", "7730182", "05/02/2024", "555-0187"]
 
 
 def medsum(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
