@@ -14,7 +14,8 @@ from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
-from deidentify.lexicons import WORD, clinical_words, is_known_name, is_unknown_word, place_names
+from deidentify.lexicons import clinical_words, is_known_name, is_unknown_word, place_names
+from deidentify.recognizers.results import keep_leading_words
 
 PLACE = r"[A-Z][a-zA-Z'\-]+(?:\s+[A-Z][a-zA-Z'\-]+){0,2}"
 RESIDENCE = r"(?i:lives? in|live over in|moved to|moved here from|resides in)"
@@ -47,16 +48,8 @@ class ResidenceLocationRecognizer(PatternRecognizer):
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         if not is_uncased(text):
             return results
-        kept = []
-        for result in results:
-            words = list(WORD.finditer(text, result.start, result.end))
-            count = 0
-            while count < len(words) and _is_place_word(words[count].group(0)):
-                count += 1
-            if count:
-                result.end = words[count - 1].end()
-                kept.append(result)
-        return kept
+        kept = (keep_leading_words(text, result, _is_place_word) for result in results)
+        return [result for result in kept if result is not None]
 
 
 def _is_place_word(word: str) -> bool:

@@ -1,6 +1,10 @@
-"""Build a Presidio result for a recognizer that is not pattern based."""
+"""Build Presidio results for medsum's recognizers, and cut pattern matches to their name words."""
+
+from collections.abc import Callable
 
 from presidio_analyzer import AnalysisExplanation, RecognizerResult
+
+from deidentify.lexicons import WORD
 
 
 def make_result(
@@ -28,3 +32,27 @@ def make_result(
             RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer_id,
         },
     )
+
+
+def keep_leading_words(
+    text: str,
+    result: RecognizerResult,
+    is_part: Callable[[str], bool],
+    *,
+    first: int = 0,
+    most: int | None = None,
+) -> RecognizerResult | None:
+    """Cut `result` after its leading words for which `is_part` holds, or drop it (None).
+
+    The `first` words count whatever they are (a hospital's name up to "Hospital"); at most
+    `most` words are checked.
+    """
+    words = list(WORD.finditer(text, result.start, result.end))
+    limit = len(words) if most is None else min(len(words), most)
+    count = first
+    while count < limit and is_part(words[count].group(0)):
+        count += 1
+    if not count:
+        return None
+    result.end = words[count - 1].end()
+    return result

@@ -23,6 +23,7 @@ from deidentify.lexicons import (
     person_names,
     place_names,
 )
+from deidentify.recognizers.results import keep_leading_words
 
 # "trans?fer" also covers the common misspellings "transfered" and "tranfered".
 MOVED = (
@@ -31,6 +32,8 @@ MOVED = (
     r"d/c'?d|dc'?d|d/c)"
 )
 WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]*"
+# Words of a place name checked after a move, unless a hospital word ends a longer name.
+MAX_PLACE_WORDS = 2
 # Words that end a hospital's name, whatever words come before them ("Holy Cross Hospital").
 HOSPITAL_WORDS = frozenset({"hospital", "hosp", "memorial", "infirmary", "clinic", "campus"})
 
@@ -90,20 +93,20 @@ class TransferLocationRecognizer(PatternRecognizer):
         uncased = is_uncased(text)
         kept = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
-            words = list(WORD.finditer(text, result.start, result.end))
+            words = WORD.findall(text, result.start, result.end)
             # Words up to a facility word are its name, whatever they are ("taken to Holy
             # Cross Hospital"); otherwise keep the leading words that can be part of a name.
-            facility = [i for i, w in enumerate(words) if w.group(0).lower() in HOSPITAL_WORDS]
-            count = 0
-            if facility and facility[0] > 0:
-                count = facility[0] + 1
-            while count < min(len(words), 2) and self._is_place_word(
-                words[count].group(0), uncased
-            ):
-                count += 1
-            if count:
-                result.end = words[count - 1].end()
-                kept.append(result)
+            facility = [i for i, word in enumerate(words) if word.lower() in HOSPITAL_WORDS]
+            first = facility[0] + 1 if facility and facility[0] > 0 else 0
+            trimmed = keep_leading_words(
+                text,
+                result,
+                lambda word: self._is_place_word(word, uncased),
+                first=first,
+                most=MAX_PLACE_WORDS,
+            )
+            if trimmed is not None:
+                kept.append(trimmed)
         return kept
 
     @staticmethod
