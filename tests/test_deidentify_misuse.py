@@ -23,12 +23,12 @@ SYLLABLES = ["Zor", "Quen", "Vask", "Brun", "Telm", "Ostr", "Kav", "Drel", "Mun"
 def clashing_surnames(deid: Deidentifier, patient_id: str) -> tuple[str, str]:
     """Return two invented surnames whose first surrogate draw is the same for this patient.
 
-    The name pool has 46 entries and 90 surnames are tried, so two always share a draw.
+    The name pool has 331 entries and 720 surnames are tried, so two always share a draw.
     """
     patient = deid.pseudonym(patient_id)
     first_draw: dict[str, str] = {}
-    for head, tail in itertools.permutations(SYLLABLES, 2):
-        surname = f"{head}{tail.lower()}ek"
+    for head, middle, tail in itertools.permutations(SYLLABLES, 3):
+        surname = f"{head}{middle.lower()}{tail.lower()}ek"
         draw = deid.surrogates.name_token(surname, patient)
         assert draw is not None
         if draw in first_draw:
