@@ -45,6 +45,9 @@ LOOKBEHIND_CHARS = 12
 # The word right after a span, or right before it, across one space.
 NEXT_WORD = re.compile(r" ([A-Za-z][A-Za-z'\-]+)\b")
 PREVIOUS_WORD = re.compile(r"\b([A-Za-z][A-Za-z'\-]+) \Z")
+# A second name joined to a found one ("okafor and brixa", "Okafor & Vance").
+NAME_AFTER_AND = re.compile(r" (?i:and|&) ([A-Za-z][A-Za-z'\-]+)\b")
+NAME_BEFORE_AND = re.compile(r"\b([A-Za-z][A-Za-z'\-]+) (?i:and|&) \Z")
 # An initial right before a name, with a period or as a capital other than "A" and "I"
 # ("N. Okafor", "J SMITH"), but not after a digit ("2 L NP" is two litres by nasal prongs).
 INITIAL_BEFORE = re.compile(r"(?<![\w.])(?<!\d )([A-Za-z]\.|[B-HJ-Z]) \Z")
@@ -83,7 +86,59 @@ def analyze(
         score_threshold=threshold,
         nlp_artifacts=nlp_artifacts,
     )
-    return [_extend_name(text, result, uncased=uncased) for result in results]
+    extended = [_extend_name(text, result, uncased=uncased) for result in results]
+    return extended + _coordinated_names(text, extended, uncased=uncased)
+
+
+def _coordinated_names(
+    text: str, results: list[RecognizerResult], *, uncased: bool
+) -> list[RecognizerResult]:
+    """Return the names joined to a found name by "and" ("okafor and brixa", "Vance & Okafor").
+
+    The other word must be a census name that is no English word, a word in no list, or a first
+    name written as one; "Hartwell and Lasix" keeps the drug.
+    """
+    found = []
+    for result in results:
+        if result.entity_type != "PERSON":
+            continue
+        after = NAME_AFTER_AND.match(text, result.end)
+        before = NAME_BEFORE_AND.search(text, max(0, result.start - LOOKBEHIND_CHARS), result.start)
+        for match in (after, before):
+            if match is None or not _is_coordinated_name(match.group(1), uncased=uncased):
+                continue
+            found.append(
+                RecognizerResult(
+                    entity_type="PERSON",
+                    start=match.start(1),
+                    end=match.end(1),
+                    score=result.score,
+                    analysis_explanation=result.analysis_explanation,
+                    recognition_metadata=result.recognition_metadata,
+                )
+            )
+    return found
+
+
+def _is_coordinated_name(word: str, *, uncased: bool) -> bool:
+    lower = word.lower()
+    if len(lower) < 3 or lower in KINSHIP_WORDS or lower in STOP_WORDS:
+        return False
+    if lower in clinical_words() or lower in drug_names() or is_clinical_prefix(lower):
+        return False
+    if is_known_name(word) or is_unknown_word(word):
+        return True
+    if not is_first_name(word):
+        return False
+    return not is_english(lower) if uncased else _is_title_case(word)
+
+
+def _as_place(entity: SpacySpan) -> SpacySpan:
+    """Retype a PERSON entity that is a lexicon place of two or more words ("Cape Cod")."""
+    words = [word.lower() for word in WORD.findall(entity.text)]
+    if len(words) > 1 and " ".join(words) in place_names():
+        return SpacySpan(entity.doc, entity.start, entity.end, label="LOCATION")
+    return entity
 
 
 def _lower_case_lemmas(analyzer: AnalyzerEngine, nlp_artifacts: NlpArtifacts) -> None:
@@ -107,6 +162,8 @@ def _filter_entities(
     entities, scores = [], []
     for entity, score in zip(nlp_artifacts.entities, nlp_artifacts.scores, strict=True):
         kept = keep(entity) if entity.label_ in NAME_LABELS else entity
+        if kept is not None and kept.label_ == "PERSON":
+            kept = _as_place(kept)
         if kept is not None:
             entities.append(kept)
             scores.append(score)
@@ -192,7 +249,20 @@ def extend_name(text: str, start: int, end: int, *, uncased: bool) -> tuple[int,
         start = initial.start(1)
     elif before and _is_name_before(before.group(1), uncased=uncased):
         start = before.start(1)
+    elif before and uncased and _is_surname(text, start, end):
+        # Before a surname that no word list holds, a first name counts even when it is also a
+        # word ("per ruth hartwell", "ruth brixwold").
+        lower = before.group(1).lower()
+        if is_first_name(lower) and lower not in KINSHIP_WORDS:
+            start = before.start(1)
     return start, end
+
+
+def _is_surname(text: str, start: int, end: int) -> bool:
+    """Return whether a span's first word is a census name that is no English word, or a word in
+    no list."""
+    first = WORD.match(text, start, end)
+    return first is not None and (is_known_name(first.group(0)) or is_unknown_word(first.group(0)))
 
 
 def _is_name_before(word: str, *, uncased: bool) -> bool:

@@ -10,6 +10,7 @@ spaCy's NER runs on that copy. Both strings have the same length, so offsets car
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from itertools import pairwise
 
 from deidentify.lexicons import WORD, is_english, is_known_name, place_names
@@ -27,6 +28,8 @@ SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)[^A-Za-z\n]*([A-Za-z])", re.MULTILIN
 MAX_PLACE_WORDS = 3
 
 
+# Every recognizer asks about the same text, so the last few answers are kept.
+@lru_cache(maxsize=8)
 def is_uncased(text: str) -> bool:
     """Return whether `text` is (almost) all capitals, or lower case at sentence starts."""
     upper = sum(1 for char in text if char.isupper())

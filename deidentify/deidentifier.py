@@ -114,16 +114,59 @@ def _merge_same_type(results: list[RecognizerResult]) -> list[RecognizerResult]:
     return merged
 
 
-def _resolve_overlaps(results: list[RecognizerResult]) -> list[RecognizerResult]:
-    """Keep a non-overlapping set, preferring the higher score and then the longer span."""
+def _resolve_overlaps(text: str, results: list[RecognizerResult]) -> list[RecognizerResult]:
+    """Keep a non-overlapping set, preferring the higher score and then the longer span.
+
+    The words of a weaker span that no stronger span covers stay, under the weaker span's type:
+    where spaCy types "hartwell" a place inside "per ruth hartwell", "ruth" is still a name.
+    """
     ordered = sorted(
         _merge_same_type(results), key=lambda r: (-r.score, -(r.end - r.start), r.start)
     )
     kept: list[RecognizerResult] = []
     for candidate in ordered:
-        if all(candidate.end <= other.start or candidate.start >= other.end for other in kept):
-            kept.append(candidate)
+        for start, end in _uncovered(text, candidate.start, candidate.end, kept):
+            kept.append(
+                RecognizerResult(
+                    entity_type=candidate.entity_type,
+                    start=start,
+                    end=end,
+                    score=candidate.score,
+                    analysis_explanation=candidate.analysis_explanation,
+                    recognition_metadata=candidate.recognition_metadata,
+                )
+            )
     return sorted(kept, key=lambda r: r.start)
+
+
+def _uncovered(
+    text: str, start: int, end: int, kept: list[RecognizerResult]
+) -> list[tuple[int, int]]:
+    """Return the parts of [start, end) outside every kept span, trimmed to letters and digits."""
+    pieces = [(start, end)]
+    for other in kept:
+        split = []
+        for piece_start, piece_end in pieces:
+            if other.end <= piece_start or other.start >= piece_end:
+                split.append((piece_start, piece_end))
+                continue
+            split.extend([(piece_start, min(piece_end, other.start)), (other.end, piece_end)])
+        pieces = [(a, b) for a, b in split if a < b]
+    if pieces == [(start, end)]:
+        return pieces
+    trimmed = []
+    for piece_start, piece_end in pieces:
+        while piece_start < piece_end and not text[piece_start].isalnum():
+            piece_start += 1
+        while piece_end > piece_start and not text[piece_end - 1].isalnum():
+            piece_end -= 1
+        # A piece cut off inside a word is no span of its own.
+        inside = (piece_start != start and text[piece_start - 1].isalnum()) or (
+            piece_end != end and text[piece_end].isalnum()
+        )
+        if piece_start < piece_end and not inside:
+            trimmed.append((piece_start, piece_end))
+    return trimmed
 
 
 def _is_birth_date_over_89(text: str, span: Span) -> bool:
@@ -231,7 +274,7 @@ class Deidentifier:
         """Return the PHI spans in `text` above the threshold, overlaps resolved."""
         results = analyze(self.analyzer, text, entities=self.entities, threshold=self.threshold)
         spans = []
-        for result in _resolve_overlaps(results):
+        for result in _resolve_overlaps(text, results):
             fragment = text[result.start : result.end]
             metadata = result.recognition_metadata or {}
             titled = metadata.get("recognizer_name") == "TitledNameRecognizer"

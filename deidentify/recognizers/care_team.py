@@ -1,8 +1,8 @@
 """Names of clinicians next to the phrases nursing notes use for them.
 
 "SEEN BY HARTWELL", "discussed with Okafor", "per Lindqvist", "NP VANCE", "PAGED MBEKI",
-"HARTWELL AWARE", "Okafor notified". The span covers the one word after or before the cue; the
-de-identifier extends it over an adjacent census name ("SEEN BY JOHN HARTWELL").
+"HARTWELL AWARE", "Okafor notified", "grace visited". The span covers the one word after or before
+the cue; the de-identifier extends it over an adjacent census name ("SEEN BY JOHN HARTWELL").
 """
 
 from __future__ import annotations
@@ -13,7 +13,13 @@ from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
-from deidentify.lexicons import is_first_name, is_known_name, is_name_or_unknown, is_unknown_word
+from deidentify.lexicons import (
+    KINSHIP_WORDS,
+    is_first_name,
+    is_known_name,
+    is_name_or_unknown,
+    is_unknown_word,
+)
 
 # Phrases after which a clinician's name follows. "by" and "with" alone are too common.
 BEFORE_NAME = (
@@ -27,6 +33,16 @@ ROLE_BEFORE_NAME = r"(?:attending|resident|fellow|intern|np|pa|rn|nurse|h\.?o\.?
 # Words after which a clinician's name precedes: "HARTWELL AWARE", "Okafor paged".
 AFTER_NAME = r"(?i:aware|notified|informed|paged|called|in to see|at bedside|here to see)"
 WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]+"
+# Letters that start clinical terms of a letter and a word ("X RAY", "K RIDER", "D DIMER",
+# "C DIFF", "T SPINE", "P WAVE", "V TACH", "A LINE", "R ARM", "L HAND", "B LEGS", "S PAIN"), so
+# that before "ordered" or "aware" they are no initial.
+CLINICAL_LETTERS = frozenset("ABCDIKLPQRSTVX")
+# Verbs whose subject is a person, after which a common first name counts even when it is also
+# a word ("grace visited", "RUTH CALLED").
+PERSON_VERBS = (
+    r"(?i:visited|called|phoned|stated|said|asked|requested|spoke|agreed|came in|was updated|"
+    r"is aware|will call|will visit)"
+)
 
 
 class CareTeamNameRecognizer(PatternRecognizer):
@@ -37,6 +53,14 @@ class CareTeamNameRecognizer(PatternRecognizer):
         Pattern("name_after_care_phrase", rf"(?<=\b{BEFORE_NAME}:?\s){WORD_SHAPE}\b", 0.6),
         Pattern("name_before_care_phrase", rf"\b{WORD_SHAPE}(?=\s{AFTER_NAME}\b)", 0.6),
         Pattern("name_after_role", rf"(?<=\b(?i:{ROLE_BEFORE_NAME}):?\s){WORD_SHAPE}\b", 0.6),
+        # An initial and a surname before a cue ("M BAKER ORDERED", "k. bell aware"): with the
+        # initial, a census name that is also a word counts.
+        Pattern(
+            "initial_name_before_care_phrase",
+            rf"(?<![\w.])[A-Za-z]\.?\s{WORD_SHAPE}(?=\s(?:{AFTER_NAME}|(?i:ordered))\b)",
+            0.6,
+        ),
+        Pattern("first_name_before_verb", rf"\b{WORD_SHAPE}(?=\s{PERSON_VERBS}\b)", 0.6),
     ]
 
     def __init__(self) -> None:
@@ -60,9 +84,17 @@ class CareTeamNameRecognizer(PatternRecognizer):
         for result in results:
             word = text[result.start : result.end]
             explanation = result.analysis_explanation
-            after_role = explanation is not None and explanation.pattern_name == "name_after_role"
-            if self.can_be_name(word, uncased=uncased) or (
-                after_role and not uncased and self.is_capitalized_name(word)
+            pattern = explanation.pattern_name if explanation is not None else None
+            if pattern == "initial_name_before_care_phrase":
+                initial, surname = word[0].upper(), word.split()[-1]
+                if initial not in CLINICAL_LETTERS and is_name_or_unknown(surname):
+                    kept.append(result)
+            elif pattern == "first_name_before_verb":
+                first = is_first_name(word) and (uncased or not word.islower())
+                if (first or is_known_name(word)) and word.lower() not in KINSHIP_WORDS:
+                    kept.append(result)
+            elif self.can_be_name(word, uncased=uncased) or (
+                pattern == "name_after_role" and not uncased and self.is_capitalized_name(word)
             ):
                 kept.append(result)
         return kept
@@ -81,6 +113,8 @@ class CareTeamNameRecognizer(PatternRecognizer):
         In cased text the word must also be capitalized ("per protocol" is no name), and a word
         in capitals must be a census name, because there it is most often an abbreviation.
         """
+        if word.lower() in KINSHIP_WORDS:
+            return False  # "MOM CALLED"
         if not (is_known_name(word) or is_unknown_word(word) or is_first_name(word)):
             return False
         if uncased:

@@ -22,6 +22,9 @@ HISTORY_EVENT = (
     r"tah|bso|tah/bso|appy|chole|ccy|turp|ca|cancer|dx|diagnosed|fx|dvt|pe|lap|"
     r"hysterectomy|mastectomy|lumpectomy|nephrectomy|colectomy|lobectomy|thyroidectomy)"
 )
+# A two-digit year after a comma, where a time or the end of the line follows ("14 Mar, 19 0700");
+# elsewhere two digits after a date are as often a dose or a count.
+SHORT_YEAR = r",\s?\d{2}(?=\s+\d{4}\b|[ \t]*$)"
 # Characters before a month/day match searched for the cues below.
 RATIO_CONTEXT_CHARS = 25
 VENTILATOR_SETTING = re.compile(
@@ -73,7 +76,8 @@ class ClinicalDateRecognizer(PatternRecognizer):
         ),
         Pattern(
             "date_day_month",
-            rf"(?i)\b(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTHS}\b(?:,?\s+(?:19|20)\d{{2}})?",
+            rf"(?i)\b(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTHS}\b"
+            rf"(?:,?\s+(?:19|20)\d{{2}}|{SHORT_YEAR})?",
             0.8,
         ),
         Pattern("date_month_year", rf"(?i)\b{MONTHS}\.?,?\s+(?:of\s+)?(?:19|20)\d{{2}}\b", 0.7),

@@ -1,6 +1,6 @@
 """Hospitals, rehabilitation centres and other facilities named by their kind or by a saint.
 
-"Holy Cross Hospital", "BALTIMORE REHAB", "Greater Brixworth Med Ctr", "Elmford Memorial",
+"Elmford Cross Hospital", "WORCESTER REHAB", "Greater Brixworth Med Ctr", "Elmford Memorial",
 "St. Brigid's", "ST. ANSELM". Up to three capitalized words before a facility word form the
 location; the facility word is included in the span. In uncased notes at least one of those words
 must be a place, a census name that is no English word or a word in no list, so "HIS HOSPITAL"
@@ -32,8 +32,8 @@ FACILITY = (
     r"rehabilitation(?: center)?|clinic|nursing home|assisted living|health center|healthcare|"
     r"infirmary|hospice|care center|nursing facility|campus)"
 )
-# A capitalized word that is not a preposition or article ("PLACEMENT AT BALTIMORE REHAB" must
-# yield "BALTIMORE REHAB" in upper-case notes).
+# A capitalized word that is not a preposition or article ("PLACEMENT AT WORCESTER REHAB" must
+# yield "WORCESTER REHAB" in upper-case notes).
 NAME_WORD = (
     r"(?!(?i:at|to|from|the|in|of|and|or|for|with|by|on|placement|transfer)\b)[A-Z][A-Za-z'\.\-]+"
 )

@@ -2,11 +2,13 @@
 
 A word that is a census surname or first name and no English or clinical word ("HARTWELL",
 "OKAFOR") is a name on its own. Census names that are also words ("BROWN", "IRIS") join a name
-only next to such a word ("IRIS HARTWELL"). Alone they are left to the context recognizers.
+only next to such a word ("IRIS HARTWELL"). Alone they are left to the context recognizers. A
+common first name followed by a word in no list is a name too ("ruth brixwold").
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from presidio_analyzer import LocalRecognizer, RecognizerResult
@@ -16,11 +18,17 @@ from deidentify.casing import is_uncased
 from deidentify.lexicons import (
     KINSHIP_WORDS,
     WORD,
+    is_first_name,
     is_known_name,
     is_name_or_unknown,
+    is_unknown_word,
     person_names,
 )
 from deidentify.recognizers.results import make_result
+
+# Letters a word in no list needs after a first name; shorter ones are mostly abbreviations.
+MIN_UNKNOWN_SURNAME = 4
+CONTRACTION = re.compile(r"(?i)'(?:re|ve|ll|d|t|m)\Z")
 
 
 class LexiconNameRecognizer(LocalRecognizer):
@@ -67,6 +75,25 @@ class LexiconNameRecognizer(LocalRecognizer):
                 last += 1
             results.append(self._result(words[first].start(), words[last].end()))
             index = last + 1
+        return results + self._first_and_unknown(text, words)
+
+    def _first_and_unknown(self, text: str, words: list[re.Match[str]]) -> list[RecognizerResult]:
+        """Return a common first name followed by a word that is in no list ("ruth brixwold").
+
+        Either word alone is weak: many first names are words ("ruth", "grace"), and a word in
+        no list is as often an abbreviation. Together they are a name.
+        """
+        results = []
+        for left, right in itertools.pairwise(words):
+            if text[left.end() : right.start()] != " " or not is_first_name(left.group(0)):
+                continue
+            surname = right.group(0).rstrip("-'")
+            if CONTRACTION.search(surname):
+                continue  # "HOPE YOU'RE", which no list holds in that form
+            if len(surname) < MIN_UNKNOWN_SURNAME or not is_unknown_word(surname):
+                continue
+            if left.group(0).lower() not in KINSHIP_WORDS:
+                results.append(self._result(left.start(), right.start() + len(surname)))
         return results
 
     @staticmethod

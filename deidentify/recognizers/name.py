@@ -53,6 +53,8 @@ class TitledNameRecognizer(PatternRecognizer):
             rf"(?<=\b{TITLE}){NAME}",
             0.9,
         ),
+        # An Irish "O" surname written with a space instead of the apostrophe ("Dr. o malley").
+        Pattern("o_name_after_title", rf"(?<=\b{TITLE})[Oo]\s[A-Za-z][A-Za-z'\-]{{2,}}\b", 0.9),
         # An initial used as the name ("Doctor X", "Mr. K."), as in notes that shorten names.
         Pattern("initial_after_title", rf"(?<=\b{TITLE})[A-Z]\b(?!['\-]|\.\w)", 0.6),
         # The second of two clinicians after "Drs" ("Drs. Okafor and Vance").

@@ -44,7 +44,9 @@ class PlaceRecognizer(LocalRecognizer):
         while index < len(words):
             size = self._place_size(text, words, index, uncased=uncased)
             if size:
-                results.append(self._result(words[index].start(), words[index + size - 1].end()))
+                last = words[index + size - 1]
+                end = last.start() + len(last.group(0).rstrip("-"))
+                results.append(self._result(words[index].start(), end))
             index += max(size, 1)
         return results
 
@@ -58,7 +60,8 @@ class PlaceRecognizer(LocalRecognizer):
                 continue
             if not uncased and not all(word.group(0)[0].isupper() for word in group):
                 continue
-            phrase = " ".join(word.group(0).lower() for word in group)
+            # A dash after the name is punctuation ("FROM CAPE COD- SISTER").
+            phrase = " ".join(word.group(0).lower().rstrip("-") for word in group)
             if phrase not in place_names() or phrase in clinical_words():
                 continue
             if size > 1 or not (is_english(phrase) or is_misspelling(phrase)):

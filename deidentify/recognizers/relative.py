@@ -8,14 +8,19 @@ lower-case text the word after "son" is far more often a verb than a name.
 import re
 
 from presidio_analyzer import Pattern, PatternRecognizer
+from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
 from deidentify.lexicons import (
+    KINSHIP_WORDS,
     WORD,
     is_first_name,
     is_known_name,
     is_name_or_unknown,
     is_unknown_word,
+    person_names,
 )
+
+STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 
 RELATIONSHIPS = (
     r"(?i:daughter|dtr|son|wife|husband|hus|mother|mom|father|dad|brother|bro|sister|sis|"
@@ -63,4 +68,17 @@ class RelativeNameRecognizer(PatternRecognizer):
                 is_known_name(word) or is_unknown_word(word) or is_first_name(word)
                 for word in words
             )
-        return not all(is_name_or_unknown(word) for word in words)
+        return not all(is_name_or_unknown(word) or _is_written_name(word) for word in words)
+
+
+def _is_written_name(word: str) -> bool:
+    """Return whether a census name that is also an abbreviation is written as a name ("Brother,
+    Ed, called"): in title case, so "son, ED" is no name."""
+    lower = word.lower()
+    return (
+        word[0].isupper()
+        and word[1:].islower()
+        and lower in person_names()
+        and lower not in KINSHIP_WORDS
+        and lower not in STOP_WORDS
+    )

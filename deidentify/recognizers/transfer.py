@@ -13,10 +13,12 @@ import re
 
 from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
 from deidentify.casing import is_uncased
 from deidentify.lexicons import (
     WORD,
+    clinical_words,
     is_english,
     is_known_name,
     is_unknown_word,
@@ -25,17 +27,30 @@ from deidentify.lexicons import (
 )
 from deidentify.recognizers.results import keep_leading_words
 
+STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 # "trans?fer" also covers the common misspellings "transfered" and "tranfered".
 MOVED = (
     r"(?i:trans?fer(?:r?ed|ring|s)?|admitted|admit|discharged|discharge|sent|returned|"
     r"return|going|came|arrived|arrival|brought|moved|transported|flown|taken|went|"
+    r"presented|presents|presenting|"
     r"d/c'?d|dc'?d|d/c)"
 )
 WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]*"
 # Words of a place name checked after a move, unless a hospital word ends a longer name.
 MAX_PLACE_WORDS = 2
-# Words that end a hospital's name, whatever words come before them ("Holy Cross Hospital").
+# Words that end a hospital's name, whatever words come before them ("Elmford Cross Hospital").
 HOSPITAL_WORDS = frozenset({"hospital", "hosp", "memorial", "infirmary", "clinic", "campus"})
+# Words that say which kind of hospital, not which one ("taken to outside hospital").
+GENERIC_HOSPITAL_WORDS = frozenset(
+    {"outside", "other", "another", "local", "community", "area", "nearby", "referring",
+     "receiving", "previous", "prior", "same", "private", "this", "that", "their", "his", "her",
+     "a", "an", "the", "osh", "rehab", "home"}
+)  # fmt: skip
+# Words after a ward's floor number that show a planned move ("to Brixworth 2 when bed avail").
+WHEN_BED = r"(?i:when|once|if|after)\s(?i:a\s)?(?i:bed|beds)\b"
+BED_AFTER = re.compile(rf"\s\d{{1,2}}\s{WHEN_BED}")
+# Words that are a ward's kind, not its name ("to floor 2 when bed available").
+WARD_KIND_WORDS = frozenset({"floor", "unit", "room", "bed", "level", "ward", "pod", "bay", "step"})
 
 
 # Just above spaCy's 0.85, so that where spaCy types the ward as a person, the move wins.
@@ -58,6 +73,13 @@ class TransferLocationRecognizer(PatternRecognizer):
         Pattern(
             "ward_with_floor",
             rf"(?<=\b(?i:to|from|on)\s){WORD_SHAPE}(?=\s\d(?!\.\d|[\w:/]))",
+            SCORE,
+        ),
+        # A ward and floor before a planned move, with or without "to" ("PLAN: Brixworth 2 when
+        # bed available"); the ward's name may be an English word ("Quarterdeck 2").
+        Pattern(
+            "ward_before_bed",
+            rf"\b{WORD_SHAPE}(?=\s\d{{1,2}}\s{WHEN_BED})",
             SCORE,
         ),
         # A floor number before the ward ("transferred to 7 Elmford").
@@ -94,10 +116,13 @@ class TransferLocationRecognizer(PatternRecognizer):
         kept = []
         for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
             words = WORD.findall(text, result.start, result.end)
-            # Words up to a facility word are its name, whatever they are ("taken to Holy
-            # Cross Hospital"); otherwise keep the leading words that can be part of a name.
-            facility = [i for i, word in enumerate(words) if word.lower() in HOSPITAL_WORDS]
-            first = facility[0] + 1 if facility and facility[0] > 0 else 0
+            # Whichever pattern matched it, a single word before a floor and a planned move is
+            # a ward ("to Quarterdeck 2 when bed available").
+            if len(words) == 1 and BED_AFTER.match(text, result.end):
+                if self._is_ward_name(words[0]):
+                    kept.append(result)
+                continue
+            first = self._hospital_name_words(words)
             trimmed = keep_leading_words(
                 text,
                 result,
@@ -108,6 +133,42 @@ class TransferLocationRecognizer(PatternRecognizer):
             if trimmed is not None:
                 kept.append(trimmed)
         return kept
+
+    @staticmethod
+    def _hospital_name_words(words: list[str]) -> int:
+        """Return how many leading words name a hospital whatever they are, or 0.
+
+        Words up to a facility word are its name ("taken to Elmford Cross Hospital", "FLOWN TO
+        MEMORIAL HOSPITAL"), unless they only say what kind of hospital it is ("outside").
+        """
+        lowered = [word.lower() for word in words]
+        facility = [i for i, word in enumerate(lowered) if word in HOSPITAL_WORDS]
+        if not facility:
+            return 0
+        end = facility[0]
+        # "Memorial" names a hospital when another facility word follows it.
+        while (
+            end + 1 < len(lowered)
+            and lowered[end] == "memorial"
+            and lowered[end + 1] in (HOSPITAL_WORDS)
+        ):
+            end += 1
+        if end == 0:
+            return 0
+        name = lowered[:end]
+        if all(word in GENERIC_HOSPITAL_WORDS for word in name):
+            return 0
+        return end + 1
+
+    @staticmethod
+    def _is_ward_name(word: str) -> bool:
+        lower = word.lower()
+        return not (
+            lower in STOP_WORDS
+            or lower in clinical_words()
+            or lower in WARD_KIND_WORDS
+            or len(lower) < 3
+        )
 
     @staticmethod
     def _is_place_word(word: str, uncased: bool) -> bool:
