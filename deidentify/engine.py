@@ -38,6 +38,12 @@ ENTITIES = [
     "CREDIT_CARD",
     "IBAN_CODE",
     "MEDICAL_RECORD_NUMBER",
+    "HEALTH_PLAN_NUMBER",
+    "ACCOUNT_NUMBER",
+    "LICENSE_NUMBER",
+    "VEHICLE_ID",
+    "DEVICE_ID",
+    "ID_NUMBER",
     "DATE",
     "AGE",
 ]

@@ -18,7 +18,7 @@ that overlaps only such spans is left out of precision (counted in `detections_o
 | AGE | AGE | medsum keeps ages of 89 and below, as Safe Harbor allows |
 | PHONE_NUMBER, EMAIL_ADDRESS, US_SSN, IP_ADDRESS, CREDIT_CARD, IBAN_CODE | same name | |
 | DOMAIN_NAME | URL | |
-| US_DRIVER_LICENSE | US_DRIVER_LICENSE | a Safe Harbor identifier without a medsum recognizer |
+| US_DRIVER_LICENSE | LICENSE_NUMBER | found after a label ("DL#", "driver's license") |
 | ORGANIZATION | None | no medsum type; employer names are PHI under Safe Harbor |
 | TITLE | None | honorifics and job titles |
 | NRP | None | nationality, religious or political group |
@@ -61,7 +61,7 @@ LABEL_MAP: dict[str, str | None] = {
     "CREDIT_CARD": "CREDIT_CARD",
     "IBAN_CODE": "IBAN_CODE",
     "DOMAIN_NAME": "URL",
-    "US_DRIVER_LICENSE": "US_DRIVER_LICENSE",
+    "US_DRIVER_LICENSE": "LICENSE_NUMBER",
     "ORGANIZATION": None,
     "TITLE": None,
     "NRP": None,

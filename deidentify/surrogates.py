@@ -61,13 +61,26 @@ REDACTION_TAGS = {
     "URL": "[URL]",
     "CREDIT_CARD": "[ACCOUNT]",
     "IBAN_CODE": "[ACCOUNT]",
+    "HEALTH_PLAN_NUMBER": "[PLAN-ID]",
+    "ACCOUNT_NUMBER": "[ACCOUNT]",
+    "LICENSE_NUMBER": "[LICENSE]",
+    "VEHICLE_ID": "[VEHICLE]",
+    "DEVICE_ID": "[DEVICE]",
+    "ID_NUMBER": "[ID]",
     "AGE": "90+",
 }
 NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 TITLES = {"mr", "mrs", "ms", "miss", "dr", "doctor", "prof", "sir", "madam"}
 # Entity types whose values are identifiers made of digits: surrogates and pseudonyms depend on
 # the digits only, so "MRN 4417283" and "mrn: 4417283" are the same value.
 DIGIT_ENTITIES = {"PHONE_NUMBER", "MEDICAL_RECORD_NUMBER", "US_SSN", "CREDIT_CARD"}
+# Entity types whose values are codes of letters and digits ("XKH4471920", "S530-4417-2291"):
+# surrogates keep the layout, and "xkh 4471920" is the same value as "XKH-4471920".
+CODE_ENTITIES = {
+    "HEALTH_PLAN_NUMBER", "ACCOUNT_NUMBER", "LICENSE_NUMBER", "VEHICLE_ID", "DEVICE_ID",
+    "ID_NUMBER",
+}  # fmt: skip
 # Hex characters in a keyed pseudonym token: 24 bits, so two values of one patient share a token
 # with probability about 1 in 16 million, and the vault drops a shared token from the mapping.
 PSEUDONYM_HEX_CHARS = 6
@@ -94,6 +107,10 @@ def normalize_value(entity_type: str, original: str) -> str:
         tokens = [t.casefold() for t in NAME_TOKEN.findall(original) if t.lower() not in TITLES]
         if tokens:
             return " ".join(tokens)
+    if entity_type in CODE_ENTITIES:
+        code = re.sub(r"[^0-9a-z]", "", original.casefold())
+        if code:
+            return code
     if entity_type in DIGIT_ENTITIES or (entity_type == "LOCATION" and is_zip_code(original)):
         digits = re.sub(r"\D", "", original)
         if digits:
@@ -176,6 +193,7 @@ class SurrogateGenerator:
             "US_SSN": self._digits,
             "EMAIL_ADDRESS": self._email,
             "AGE": self._age,
+            **dict.fromkeys(CODE_ENTITIES, self._code),
         }.get(entity_type)
         if method is None:
             return redaction_tag(entity_type)
@@ -269,6 +287,23 @@ class SurrogateGenerator:
     def _digits(self, original: str, patient: str) -> str:
         digits = self._digit_stream(patient, re.sub(r"\D", "", original))
         return re.sub(r"\d", lambda _: next(digits), original)
+
+    def _code(self, original: str, patient: str) -> str:
+        """Return keyed letters and digits in the layout and letter case of `original`."""
+        value = normalize_value("ID_NUMBER", original)
+        digits = self._digit_stream(patient, value)
+        # Two keyed digits pick each letter. LETTERS lacks I and O, which read as 1 and 0.
+        letter_digits = self._digit_stream(patient, "letters:" + value)
+
+        def replace(match: re.Match[str]) -> str:
+            char = match.group(0)
+            if char.isdigit():
+                return next(digits)
+            number = int(next(letter_digits) + next(letter_digits))
+            letter = LETTERS[number % len(LETTERS)]
+            return letter if char.isupper() else letter.lower()
+
+        return re.sub(r"[A-Za-z0-9]", replace, original)
 
     def _digit_stream(self, patient: str, value: str) -> Iterator[str]:
         """Keyed decimal digits without end; one HMAC gives about 77 of them."""

@@ -75,6 +75,12 @@ FAMILIES = [
     ("IP_ADDRESS", "10.1.2.3", re.escape("[IP]")),
     ("CREDIT_CARD", "4111 1111 1111 1111", re.escape("[ACCOUNT]")),
     ("IBAN_CODE", "DE89370400440532013000", re.escape("[ACCOUNT]")),
+    ("HEALTH_PLAN_NUMBER", "XKH4471920", r"[A-Z]{3}\d{7}"),
+    ("ACCOUNT_NUMBER", "88120374", r"\d{8}"),
+    ("LICENSE_NUMBER", "S530-4417-2291", r"[A-Z]\d{3}-\d{4}-\d{4}"),
+    ("VEHICLE_ID", "1HGCM82633A004352", r"\d[A-Z]{4}\d{5}[A-Z]\d{6}"),
+    ("DEVICE_ID", "pjn448812", r"[a-z]{3}\d{6}"),
+    ("ID_NUMBER", "24-1187", r"\d\d-\d{4}"),
 ]
 FAMILY_IDS = [f"{entity}-{value}" for entity, value, _ in FAMILIES]
 PSEUDONYM_LABELS = {
@@ -90,6 +96,12 @@ PSEUDONYM_LABELS = {
     "IP_ADDRESS": "IP",
     "CREDIT_CARD": "ACCOUNT",
     "IBAN_CODE": "ACCOUNT",
+    "HEALTH_PLAN_NUMBER": "PLAN-ID",
+    "ACCOUNT_NUMBER": "ACCOUNT",
+    "LICENSE_NUMBER": "LICENSE",
+    "VEHICLE_ID": "VEHICLE",
+    "DEVICE_ID": "DEVICE",
+    "ID_NUMBER": "ID",
 }
 
 

@@ -4,6 +4,7 @@ from deidentify.recognizers.age import ClinicalAgeRecognizer
 from deidentify.recognizers.care_team import CareTeamNameRecognizer
 from deidentify.recognizers.date import ClinicalDateRecognizer
 from deidentify.recognizers.facility import FacilityRecognizer
+from deidentify.recognizers.identifier import IdentifierRecognizer
 from deidentify.recognizers.initials import InitialNameRecognizer
 from deidentify.recognizers.lexicon_name import LexiconNameRecognizer
 from deidentify.recognizers.location import ResidenceLocationRecognizer
@@ -22,6 +23,7 @@ ALL_RECOGNIZERS = (
     ClinicalAgeRecognizer,
     ClinicalDateRecognizer,
     FacilityRecognizer,
+    IdentifierRecognizer,
     InitialNameRecognizer,
     LexiconNameRecognizer,
     MedicalRecordNumberRecognizer,
@@ -42,6 +44,7 @@ __all__ = [
     "ClinicalAgeRecognizer",
     "ClinicalDateRecognizer",
     "FacilityRecognizer",
+    "IdentifierRecognizer",
     "InitialNameRecognizer",
     "LexiconNameRecognizer",
     "MedicalRecordNumberRecognizer",
