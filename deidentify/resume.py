@@ -5,7 +5,8 @@ An output directory holds, beside its de-identified output, the state of the run
 - `key-fingerprint.json`: the fingerprint of the HMAC key that derived the pseudonyms,
   surrogates and date shifts, and the key directory it was read from. The fingerprint is
   `KeyStore.fingerprint`, a truncated SHA-256 of a fixed label and the key, so it reveals
-  nothing about the key.
+  nothing about the key. The file also records the fingerprint of the surrogate pools
+  (`surrogates.pool_fingerprint`), which can change between medsum releases.
 
 Both are written before the first output line. A resumed run must match both, because output
 written under another policy or another HMAC key cannot be mixed with what is already there:
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from deidentify.policy import Policy
+from deidentify.surrogates import pool_fingerprint
 from medsum.keys import KeyStore
 
 POLICY_STATE_NAME = "policy.json"
@@ -123,6 +125,8 @@ def check_resume_keys(output_dir: Path, keys: KeyStore, *, output_name: str = RE
                 )
             return
         recorded = vault_fingerprint
+    if state_path.exists():
+        _check_pools(state_path)
     current = keys.fingerprint
     if recorded != current:
         origin = f" from {recorded_dir}" if recorded_dir else ""
@@ -132,6 +136,22 @@ def check_resume_keys(output_dir: Path, keys: KeyStore, *, output_name: str = RE
             "Pseudonyms, surrogates and date shifts of the two keys differ, so one patient would "
             "become two. Set MEDSUM_KEY_DIR to the directory that holds the original hmac.key "
             "(or restore that file), or write to a new output directory"
+        )
+
+
+def _check_pools(state_path: Path) -> None:
+    """Raise ResumeError when the run state names other surrogate pools than this release's.
+
+    A state written before pools were recorded has no such field and is not checked.
+    """
+    stored = json.loads(state_path.read_text(encoding="utf-8"))
+    recorded = stored.get("surrogate_pools") if isinstance(stored, dict) else None
+    if recorded is not None and recorded != pool_fingerprint():
+        raise ResumeError(
+            f"{state_path.parent} was de-identified with surrogate pools of fingerprint "
+            f"{recorded}, but this medsum release draws surrogates from pools of fingerprint "
+            f"{pool_fingerprint()}, so one patient would get two sets of surrogates. Finish the "
+            "run with the medsum release that started it, or write to a new output directory"
         )
 
 
@@ -166,6 +186,7 @@ def record_run_state(output_dir: Path, policy: Policy, keys: KeyStore) -> None:
         KEY_STATE_NAME: {
             "hmac_key_fingerprint": keys.fingerprint,
             "key_directory": str(keys.directory),
+            "surrogate_pools": pool_fingerprint(),
         },
     }
     for name, state in states.items():

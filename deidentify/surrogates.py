@@ -27,8 +27,8 @@ def _read_name_pool() -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
-# About 330 names (data/surrogate_names.txt): two names of one patient draw the same surrogate
-# with a probability of about 1 in 330, and then the second takes its next candidate.
+# About 3,000 names (data/surrogate_names.txt): two names of one patient draw the same surrogate
+# with a probability of about 1 in 3,000, and then the second takes its next candidate.
 NAME_POOL = _read_name_pool()
 CITY_POOL = [
     "Ashford", "Brookfield", "Cedar Grove", "Dalton", "Easton", "Glenwood", "Hillcrest", "Kingston",
@@ -84,6 +84,15 @@ CODE_ENTITIES = {
 # Hex characters in a keyed pseudonym token: 24 bits, so two values of one patient share a token
 # with probability about 1 in 16 million, and the vault drops a shared token from the mapping.
 PSEUDONYM_HEX_CHARS = 6
+
+
+def pool_fingerprint() -> str:
+    """Return a short SHA-256 of the name, town and letter pools that surrogates are drawn from.
+
+    A run resumed under other pools would give one patient two sets of surrogates.
+    """
+    pools = "\n".join(NAME_POOL) + "\x1f" + "\n".join(CITY_POOL) + "\x1f" + LETTERS
+    return hashlib.sha256(pools.encode("utf-8")).hexdigest()[:16]
 
 
 def redaction_tag(entity_type: str) -> str:

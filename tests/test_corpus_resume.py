@@ -13,6 +13,7 @@ from deidentify import Deidentifier, Vault
 from deidentify.corpus import deidentify_corpus
 from deidentify.policy import Policy
 from deidentify.resume import KEY_STATE_NAME, ResumeError, check_resume_keys
+from deidentify.surrogates import pool_fingerprint
 from medsum.cli import main
 from medsum.config import PipelineConfig
 from medsum.keys import KeyStore
@@ -132,6 +133,26 @@ def test_unknown_or_invalid_key_state_rejected(
     (output / "vault.sqlite").unlink()
     with pytest.raises(ResumeError, match="HMAC key they were written under is unknown"):
         check_resume_keys(output, keys_a)
+
+
+def test_resume_under_other_surrogate_pools_rejected(
+    tmp_path: Path, deidentifier: Deidentifier, keys_a: KeyStore
+) -> None:
+    output = tmp_path / "deid"
+    deidentify_corpus(generate_corpus(1, seed=12), output, with_keys(deidentifier, keys_a))
+    state_path = output / KEY_STATE_NAME
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    assert state["surrogate_pools"] == pool_fingerprint()
+
+    state["surrogate_pools"] = "0" * 16
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    with pytest.raises(ResumeError, match=r"surrogate pools of fingerprint 0{16}"):
+        check_resume_keys(output, keys_a)
+
+    # A state from before pools were recorded is not checked.
+    del state["surrogate_pools"]
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    check_resume_keys(output, keys_a)
 
 
 def test_key_rotation_between_runs_allowed(

@@ -185,7 +185,7 @@ def test_planted_phi_never_survives(deidentifier) -> None:  # type: ignore[no-un
 
 def test_surrogates_consistent_per_patient(deidentifier) -> None:  # type: ignore[no-untyped-def]
     # A fixed key: with the session's random key, "John" and "Whitfield" draw the same first
-    # surrogate about once in 330 keys, and "Whitfield" then takes its next candidate.
+    # surrogate about once in 3,000 keys, and "Whitfield" then takes its next candidate.
     from deidentify import Deidentifier
 
     deid = Deidentifier(deidentifier.analyzer, deidentifier.keys)

@@ -17,6 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
 
+import deidentify.surrogates as surrogates_module
 from deidentify import Deidentifier, reidentify
 from deidentify.corpus import POLICY_STATE_NAME, ResumeError, deidentify_corpus
 from deidentify.policy import ACTIONS, ENTITY_TYPES, Action, Policy, PolicyError
@@ -216,17 +217,20 @@ def test_zip_location_span_end_to_end(deidentifier: Deidentifier, keys: KeyStore
 # No action ever falls back to the original value.
 
 
-def test_name_pool_exhaustion_redacts() -> None:
+def test_name_pool_exhaustion_redacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 40-name pool runs out after 40 names; the full pool would take thousands.
+    pool = NAME_POOL[:40]
+    monkeypatch.setattr(surrogates_module, "NAME_POOL", pool)
     generator = SurrogateGenerator(KEY)
     patient = generator.pseudonym("p1")
     taken: dict[str, str] = {}
-    letters = "abcdefghijklmnopqrs"
+    letters = "abcdefg"
     originals = [f"Xylo{a}{b}" for a in letters for b in letters]
     results = [generator.surrogate("PERSON", name, patient, taken) for name in originals]
     surrogates = [r for r in results if r != "[NAME]"]
-    assert len(surrogates) == len(NAME_POOL)
-    assert len(set(surrogates)) == len(NAME_POOL)
-    assert results.count("[NAME]") == len(originals) - len(NAME_POOL)
+    assert len(surrogates) == len(pool)
+    assert len(set(surrogates)) == len(pool)
+    assert results.count("[NAME]") == len(originals) - len(pool)
     for original, result in zip(originals, results, strict=True):
         assert original not in result
 
