@@ -21,8 +21,8 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.recognizers.results import make_result
 
-# Separator between a label and its code: "#", ":", "no.", "number", "id" and spaces.
-JOIN = r"\s*(?:(?:number|num|no\.?|id|#)\s*)?[:#]?\s*"
+# Separator between a label and its code: "#", ":", "no.", "number", "id", "is" and spaces.
+JOIN = r"\s*(?:(?:number|num|no\.?|id|#)\s*)?[:#]?\s*(?:(?:is|was)\s+)?"
 # Words that turn a kind of identifier into its label ("account number", "serial #").
 NUMBER_WORD = r"\s*(?:number|num\b|no\.?|id\b|#)"
 # A code: 4 to 25 letters, digits and inner hyphens or slashes, at least one of them a digit.
