@@ -34,6 +34,7 @@ from deidentify.lexicons import (
     person_names,
     place_names,
 )
+from deidentify.recognizers.results import make_result
 
 # Presidio entity names that spaCy labels are mapped to and that this module filters.
 NAME_LABELS = frozenset({"PERSON", "LOCATION"})
@@ -45,6 +46,9 @@ LOOKBEHIND_CHARS = 12
 # The word right after a span, or right before it, across one space.
 NEXT_WORD = re.compile(r" ([A-Za-z][A-Za-z'\-]+)\b")
 PREVIOUS_WORD = re.compile(r"\b([A-Za-z][A-Za-z'\-]+) \Z")
+# The recognizer name and score of a name joined to a found one: below the cue recognizers.
+COORDINATED_NAME = "NameJoinedByAnd"
+COORDINATED_NAME_SCORE = 0.5
 # A second name joined to a found one ("okafor and brixa", "Okafor & Vance").
 NAME_AFTER_AND = re.compile(r" (?i:and|&) ([A-Za-z][A-Za-z'\-]+)\b")
 NAME_BEFORE_AND = re.compile(r"\b([A-Za-z][A-Za-z'\-]+) (?i:and|&) \Z")
@@ -54,6 +58,7 @@ INITIAL_BEFORE = re.compile(r"(?<![\w.])(?<!\d )([A-Za-z]\.|[B-HJ-Z]) \Z")
 # A title right before a word ("Dr. ", "Doctor ").
 TITLE_BEFORE = re.compile(r"\b(?i:dr|doctor|mr|mrs|ms|miss)\.?\s+\Z")
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def analyze(
@@ -65,6 +70,9 @@ def analyze(
     match that lies inside a higher-scoring spaCy span. The upper-case and truecased copies of
     an uncased text have its length, so every offset holds.
     """
+    # A lone surrogate (from a JSON "\\ud800" escape) cannot be encoded, and spaCy's tokenizer
+    # raises on it; U+FFFD takes its place and keeps every offset.
+    text = LONE_SURROGATE.sub("\ufffd", text)
     uncased = is_uncased(text)
     if uncased:
         truecased = truecase(text)
@@ -108,13 +116,14 @@ def _coordinated_names(
             if match is None or not _is_coordinated_name(match.group(1), uncased=uncased):
                 continue
             found.append(
-                RecognizerResult(
+                make_result(
+                    COORDINATED_NAME,
+                    COORDINATED_NAME,
                     entity_type="PERSON",
                     start=match.start(1),
                     end=match.end(1),
-                    score=result.score,
-                    analysis_explanation=result.analysis_explanation,
-                    recognition_metadata=result.recognition_metadata,
+                    score=COORDINATED_NAME_SCORE,
+                    reason="joined to a name by 'and'",
                 )
             )
     return found
@@ -124,6 +133,8 @@ def _is_coordinated_name(word: str, *, uncased: bool) -> bool:
     lower = word.lower()
     if len(lower) < 3 or lower in KINSHIP_WORDS or lower in STOP_WORDS:
         return False
+    if not uncased and word.isupper():
+        return False  # an abbreviation in cased text ("Dr. Okafor and NSGY")
     if lower in clinical_words() or lower in drug_names() or is_clinical_prefix(lower):
         return False
     if is_known_name(word) or is_unknown_word(word):

@@ -13,7 +13,7 @@ from typing import Any
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
-from deidentify.analysis import analyze, extend_name
+from deidentify.analysis import LONE_SURROGATE, analyze, extend_name
 from deidentify.casing import is_uncased
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
 from deidentify.lexicons import is_english, person_names, region_names
@@ -169,6 +169,22 @@ def _uncovered(
     return trimmed
 
 
+def _is_kept_as_written(text: str, result: RecognizerResult) -> bool:
+    """Return whether a detected span stays in the text: an allow-listed word (unless after a
+    title, as in "Dr. May"), an age of 89 or less, or a US state or a country."""
+    fragment = text[result.start : result.end]
+    metadata = result.recognition_metadata or {}
+    titled = metadata.get("recognizer_name") == "TitledNameRecognizer"
+    if not titled and _is_allowed(result.entity_type, fragment):
+        return True
+    if result.entity_type == "AGE" and fragment.isdigit() and int(fragment) <= 89:
+        return True  # not an identifier under Safe Harbor, so neither replaced nor reported
+    if result.entity_type == "PERSON" and metadata.get("recognizer_name") == "SpacyRecognizer":
+        # spaCy types a lone country or state a person now and then ("going to Bermuda").
+        return _is_region(fragment)
+    return result.entity_type == "LOCATION" and _is_region(fragment)
+
+
 def _is_birth_date_over_89(text: str, span: Span) -> bool:
     """Return whether a DATE span is a birth date ("DOB 02/03/1931") more than 89 years ago."""
     if span.entity_type != "DATE":
@@ -273,17 +289,14 @@ class Deidentifier:
     def detect(self, text: str) -> list[Span]:
         """Return the PHI spans in `text` above the threshold, overlaps resolved."""
         results = analyze(self.analyzer, text, entities=self.entities, threshold=self.threshold)
+        # Spans that are kept as written leave before overlaps are resolved: a place span
+        # "Georgia" that is a state must not push aside the name "Georgia Okafor".
+        results = [result for result in results if not _is_kept_as_written(text, result)]
         spans = []
         for result in _resolve_overlaps(text, results):
-            fragment = text[result.start : result.end]
+            if _is_kept_as_written(text, result):
+                continue
             metadata = result.recognition_metadata or {}
-            titled = metadata.get("recognizer_name") == "TitledNameRecognizer"
-            if not titled and _is_allowed(result.entity_type, fragment):
-                continue  # after a title a stop word is a name ("Dr. May")
-            if result.entity_type == "AGE" and fragment.isdigit() and int(fragment) <= 89:
-                continue  # not an identifier under Safe Harbor, so neither replaced nor reported
-            if result.entity_type == "LOCATION" and _is_region(fragment):
-                continue  # a state or a country: Safe Harbor lets a note keep it
             spans.append(
                 Span(
                     start=result.start,
@@ -359,6 +372,8 @@ class Deidentifier:
         fires, and get the surrogates that `replace_values` gives the same names.
         """
         patient = self.pseudonym(patient_id)
+        # A lone surrogate code point could not be written as UTF-8; U+FFFD keeps the offsets.
+        text = LONE_SURROGATE.sub("\ufffd", text)
         spans = _mark_known_names(text, self.detect(text), known_names)
         pieces: list[str] = []
         mapping: dict[str, str] = {}

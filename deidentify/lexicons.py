@@ -39,6 +39,8 @@ MIN_CITY_POPULATION = 5000
 WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 # Cumulative share of people (percent) that the common first names cover.
 COMMON_FIRST_NAME_SHARE = 80.0
+# Surnames ranked below this in the 1990 census count as common.
+COMMON_SURNAME_RANK = 1000
 # English inflections stripped before the word-list lookup ("LUNGS" -> "lung").
 DRUG_DICTIONARY = "drug_ner_dictionary.pkl.bz2"
 SUFFIXES = ("ies", "es", "s", "ed", "ing", "ly", "er", "est")
@@ -107,6 +109,25 @@ def person_names() -> frozenset[str]:
             if line.strip():
                 entries.add(line.split()[0].lower())
     return frozenset(entries)
+
+
+@lru_cache(maxsize=1)
+def _surname_ranks() -> dict[str, int]:
+    import names
+
+    lines = resources.files(names).joinpath("dist.all.last").read_text(encoding="ascii")
+    entries = [line.split()[0].lower() for line in lines.splitlines() if line.strip()]
+    return {name: rank for rank, name in reversed(list(enumerate(entries)))}
+
+
+def is_common_surname(word: str) -> bool:
+    """Return whether `word` is among the most common census surnames ("Smith", "Baker").
+
+    Common surnames that are also words ("BELL", "HILL") are names far more often than rare ones
+    ("WIRE", "SPIKE"), so a weak cue may accept them.
+    """
+    rank = _surname_ranks().get(word.lower())
+    return rank is not None and rank < COMMON_SURNAME_RANK
 
 
 @lru_cache(maxsize=1)

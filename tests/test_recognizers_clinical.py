@@ -441,3 +441,62 @@ def test_weaker_span_keeps_its_uncovered_words() -> None:
 def test_two_digit_year_after_written_date(deidentifier) -> None:  # type: ignore[no-untyped-def]
     text = "Shift note 14 Mar, 19 0700-1900\nGiven 3 May, 12 mg of morphine."
     assert detected(deidentifier, text, "DATE") == ["14 Mar, 19", "3 May"]
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "expected"),
+    [
+        ("Pt's sister called from Bermuda, updated by RN.", "PERSON", []),
+        ("Transferred to our hospital, then to psych hospital.", "LOCATION", []),
+        ("Pt went to state hospital and later to acute care hospital.", "LOCATION", []),
+        (
+            "Pt admitted from MD Hospital at 1900 and sent to the floor.",
+            "LOCATION",
+            ["MD Hospital"],
+        ),
+        ("goal is medicine 7 once bed ready; keep npo.", "LOCATION", []),
+        ("X RAY CAME IN. A GUY CAME IN. TEMP ROSE CALLED MD. J WIRE ORDERED.", "PERSON", []),
+        ("Seen by Dr. Okafor and NSGY this morning.", "PERSON", ["Okafor"]),
+        ("LONG ISLAND OF NECROSIS ON SACRUM, BIG ISLAND OF GRANULATION.", "LOCATION", []),
+        ("FAMILY DROVE UP FROM THE OUTER BANKS LAST NIGHT.", "LOCATION", ["OUTER BANKS"]),
+        (
+            "Shift note 14 Mar, 19\r\nPt seen 3 Apr, 18. Given 2 May, 40 mg.",
+            "DATE",
+            ["14 Mar, 19", "3 Apr, 18", "2 May"],
+        ),
+    ],
+    ids=[
+        "country-typed-person",
+        "kinds-of-hospital",
+        "more-kinds-of-hospital",
+        "hospital-initials",
+        "service-before-bed",
+        "letters-articles-and-vitals-before-verbs",
+        "abbreviation-after-and",
+        "english-regions-without-cue",
+        "english-region-after-locative",
+        "short-years-at-line-and-sentence-ends",
+    ],
+)
+def test_review_findings_for_new_rules(
+    deidentifier, text: str, entity: str, expected: list
+) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, entity) == expected
+
+
+def test_lone_surrogate_is_replaced_not_raised(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    text = "Dr. Okafor \ud800 saw the patient with Ms. Hartwell."
+    result = deidentifier.deidentify(text, patient_id="p-odd")
+    assert "Okafor" not in result.text
+    assert "Hartwell" not in result.text
+    assert "\ufffd" in result.text
+    result.text.encode("utf-8")  # raises if a lone surrogate is left
+
+
+def test_state_name_does_not_hide_a_person(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    # spaCy may type "Georgia" a place inside a care-team name; the state filter must not then
+    # leave the whole name in the text.
+    text = "Spoke with Georgia Okafor about her mother's plan today."
+    result = deidentifier.deidentify(text, patient_id="p-state")
+    assert "Georgia" not in result.text
+    assert "Okafor" not in result.text

@@ -44,6 +44,15 @@ def found(text: str) -> list[tuple[str, str]]:
         ("group 2 strep, visit #2, plate count 150, SN in the 70s", []),
         ("Medicare 2019 enrollment, case # 12", []),
         ("car 1HGCM82633A004353 parked", []),
+        (
+            "Policy: XKH4471920; Serial: PJN448812",
+            [("HEALTH_PLAN_NUMBER", "XKH4471920"), ("DEVICE_ID", "PJN448812")],
+        ),
+        (
+            "model 5076, serial PJN448812; subscriber QRT5512",
+            [("DEVICE_ID", "PJN448812"), ("HEALTH_PLAN_NUMBER", "QRT5512")],
+        ),
+        ("Plan no 24hr urine; glucose mg/dl: 140s; serial 100-7 intact", []),
     ],
     ids=[
         "member-id",
@@ -66,6 +75,9 @@ def found(text: str) -> list[tuple[str, str]]:
         "counts-and-rhythms",
         "year-and-short-number",
         "vin-with-wrong-check-digit",
+        "label-and-colon",
+        "label-and-space",
+        "quantities-after-labels",
     ],
 )
 def test_identifier_codes(text: str, expected: list[tuple[str, str]]) -> None:

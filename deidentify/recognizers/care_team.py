@@ -15,6 +15,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from deidentify.casing import is_uncased
 from deidentify.lexicons import (
     KINSHIP_WORDS,
+    is_common_surname,
     is_first_name,
     is_known_name,
     is_name_or_unknown,
@@ -40,8 +41,14 @@ CLINICAL_LETTERS = frozenset("ABCDIKLPQRSTVX")
 # Verbs whose subject is a person, after which a common first name counts even when it is also
 # a word ("grace visited", "RUTH CALLED").
 PERSON_VERBS = (
-    r"(?i:visited|called|phoned|stated|said|asked|requested|spoke|agreed|came in|was updated|"
+    r"(?i:visited|called|phoned|stated|said|asked|requested|spoke|agreed|was updated|"
     r"is aware|will call|will visit)"
+)
+# Words before a first name that make it a word: an article, a letter ("X RAY") or a vital sign
+# that rose or fell ("TEMP ROSE").
+NOT_BEFORE_FIRST_NAME = re.compile(
+    r"(?i)\b(?:a|an|the|[a-z]|temp|hr|bp|sbp|map|sats?|spo2|glucose|bs|wt|weight|pain|uop|cvp|"
+    r"rr|lactate|creat|wbc|hct)\s+\Z"
 )
 
 
@@ -86,9 +93,13 @@ class CareTeamNameRecognizer(PatternRecognizer):
             explanation = result.analysis_explanation
             pattern = explanation.pattern_name if explanation is not None else None
             if pattern == "initial_name_before_care_phrase":
-                initial, surname = word[0].upper(), word.split()[-1]
-                if initial not in CLINICAL_LETTERS and is_name_or_unknown(surname):
+                if self._is_initial_and_surname(word, uncased=uncased):
                     kept.append(result)
+            elif pattern in ("first_name_before_verb", "name_before_care_phrase") and (
+                NOT_BEFORE_FIRST_NAME.search(text, max(0, result.start - 12), result.start)
+                and not is_known_name(word)
+            ):
+                continue
             elif pattern == "first_name_before_verb":
                 first = is_first_name(word) and (uncased or not word.islower())
                 if (first or is_known_name(word)) and word.lower() not in KINSHIP_WORDS:
@@ -98,6 +109,21 @@ class CareTeamNameRecognizer(PatternRecognizer):
             ):
                 kept.append(result)
         return kept
+
+    @staticmethod
+    def _is_initial_and_surname(phrase: str, *, uncased: bool) -> bool:
+        """Return whether "M BAKER" before "ordered" is an initial and a surname.
+
+        The surname must be a census name that is no English word or one of the common census
+        surnames, so "J WIRE ORDERED" and "E faecalis called" stay. In cased text it must also
+        be capitalized.
+        """
+        initial, surname = phrase[0].upper(), phrase.split()[-1]
+        if initial in CLINICAL_LETTERS or not is_name_or_unknown(surname):
+            return False
+        if not uncased and not surname[0].isupper():
+            return False
+        return is_known_name(surname) or is_common_surname(surname)
 
     @staticmethod
     def is_capitalized_name(word: str) -> bool:

@@ -22,9 +22,9 @@ HISTORY_EVENT = (
     r"tah|bso|tah/bso|appy|chole|ccy|turp|ca|cancer|dx|diagnosed|fx|dvt|pe|lap|"
     r"hysterectomy|mastectomy|lumpectomy|nephrectomy|colectomy|lobectomy|thyroidectomy)"
 )
-# A two-digit year after a comma, where a time or the end of the line follows ("14 Mar, 19 0700");
-# elsewhere two digits after a date are as often a dose or a count.
-SHORT_YEAR = r",\s?\d{2}(?=\s+\d{4}\b|[ \t]*$)"
+# A two-digit year after a comma, where a time, a sentence end or the end of the line follows
+# ("14 Mar, 19 0700"). Elsewhere two digits after a date are as often a dose or a count.
+SHORT_YEAR = r",\s?\d{2}(?=\s+\d{4}\b|[ \t]*\r?$|[.;](?:\s|$))"
 # Characters before a month/day match searched for the cues below.
 RATIO_CONTEXT_CHARS = 25
 VENTILATOR_SETTING = re.compile(

@@ -23,14 +23,15 @@ from deidentify.recognizers.results import make_result
 
 # Separator between a label and its code: "#", ":", "no.", "number", "id", "is" and spaces.
 JOIN = r"\s*(?:(?:number|num|no\.?|id|#)\s*)?[:#]?\s*(?:(?:is|was)\s+)?"
-# Words that turn a kind of identifier into its label ("account number", "serial #").
-NUMBER_WORD = r"\s*(?:number|num\b|no\.?|id\b|#)"
+# Words that turn a kind of identifier into its label ("account number", "serial #"), or a
+# colon or "#" right after it ("Policy: XKH4471920").
+NUMBER_WORD = r"(?:\s*(?:number|num\b|no\.?|id\b|#)|(?=\s*[:#]))"
 # A code: 4 to 25 letters, digits and inner hyphens or slashes, at least one of them a digit.
 CODE = r"(?=[A-Za-z0-9\-/]*\d)[A-Za-z0-9](?:[A-Za-z0-9\-/]{2,23})[A-Za-z0-9](?![A-Za-z0-9])"
 
 LABELS = {
     "HEALTH_PLAN_NUMBER": (
-        r"member(?:ship)?(?:\s*id|{n})|subscriber{n}|beneficiary{n}|"
+        r"member(?:ship)?(?:\s*id|{n})|subscriber(?:{n})?|beneficiary{n}|"
         r"(?:health\s*)?(?:insurance|plan){n}|medicaid(?:{n})?|medicare(?:{n})?|"
         r"policy{n}|group{n}|mbi|hicn"
     ),
@@ -42,13 +43,15 @@ LABELS = {
         r"driver'?s?\s*licen[cs]e(?:{n})?|licen[cs]e{n}|dl\s*[:#]|certificate{n}|"
         r"dea(?:{n})?|npi(?:{n})?|registration{n}"
     ),
-    "VEHICLE_ID": r"vin(?:{n})?|vehicle\s*identification{n}|licen[cs]e\s*plate(?:{n})?|plate{n}",
+    "VEHICLE_ID": (
+        r"vin(?:{n})?|vehicle\s*identification{n}|licen[cs]e\s*plate(?:{n})?|plate(?:{n})?"
+    ),
     "DEVICE_ID": (
-        r"serial{n}|s/n|sn\s*[:#]|device{n}|udi|imei|(?:implant|pacemaker|icd)\s*serial(?:{n})?"
+        r"serial(?:{n})?|s/n|sn\s*[:#]|device{n}|udi|imei|(?:implant|pacemaker|icd)\s*serial(?:{n})?"
     ),
     "ID_NUMBER": (
-        r"(?:patient|case|specimen|accession|requisition|reference|ref|confirmation|tracking|"
-        r"employee|student|badge|passport){n}|passport"
+        r"(?:patient|case|requisition|reference|ref|confirmation|tracking|employee|student|"
+        r"badge){n}|(?:specimen|accession|passport)(?:{n})?"
     ),
 }
 # A vehicle identification number: 17 letters and digits without I, O and Q.
@@ -62,13 +65,15 @@ VIN_LETTER_VALUES = dict(
 )
 VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 SCORE = 0.8
+# A quantity and its unit, which follows "no" or "serial" in clinical text ("no 24hr urine").
+NUMBER_AND_UNIT = re.compile(r"\d{1,4}[A-Za-z]{1,3}")
 # Minimum length of a code made of digits alone.
 MIN_DIGITS_ONLY = 5
 
 
 def _label_pattern(labels: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(?i)\b(?:{labels.format(n=NUMBER_WORD)}){JOIN}(?P<code>{CODE})",
+        rf"(?i)(?<!/)\b(?:{labels.format(n=NUMBER_WORD)}){JOIN}(?P<code>{CODE})",
     )
 
 
@@ -77,8 +82,11 @@ PATTERNS = {entity: _label_pattern(labels) for entity, labels in LABELS.items()}
 
 def _is_code(code: str) -> bool:
     """Return whether a labelled code can be an identifier: a code of digits alone needs five,
-    so "Medicare 2019" (a year) and "visit # 12" (a count) stay."""
+    so "Medicare 2019" (a year) and "visit # 12" (a count) stay, and a quantity with its unit
+    is none."""
     digits = re.sub(r"[\-/]", "", code)
+    if NUMBER_AND_UNIT.fullmatch(code):
+        return False  # "24hr", "140s", "2L"
     return not digits.isdigit() or len(digits) >= MIN_DIGITS_ONLY
 
 

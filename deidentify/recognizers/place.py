@@ -1,8 +1,9 @@
 """US states, US towns and countries from the GeoNames lexicon, in uncased and cased text.
 
 A place name of two or more words ("SOUTH BOSTON", "New Mexico") or one that is no English word
-("WORCESTER") is a place on its own. One that is also a word ("Reading", "Boston", a card game)
-counts only in cased text, capitalized, after "in", "from", "to", "at" or "near".
+("WORCESTER") is a place on its own; in uncased text, one made of English words only ("LONG
+ISLAND") counts after a locative only. One that is also a word ("Reading", "Boston", a card game)
+counts only in cased text, capitalized, after "in", "from", "to", "at", "near" or "on".
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from deidentify.casing import MAX_PLACE_WORDS, is_single_spaced, is_uncased
 from deidentify.lexicons import WORD, clinical_words, is_english, is_misspelling, place_names
 from deidentify.recognizers.results import make_result
 
-LOCATIVE = re.compile(r"\b(?i:in|from|to|at|near)\s+\Z")
+LOCATIVE = re.compile(r"\b(?i:in|from|to|at|near|on)\s+(?i:the\s+)?\Z")
+# Characters before a place searched for a locative ("FROM THE ").
+LOCATIVE_CHARS = 12
 
 
 class PlaceRecognizer(LocalRecognizer):
@@ -64,11 +67,14 @@ class PlaceRecognizer(LocalRecognizer):
             phrase = " ".join(word.group(0).lower().rstrip("-") for word in group)
             if phrase not in place_names() or phrase in clinical_words():
                 continue
+            english = [is_english(word.group(0).rstrip("-")) for word in group]
+            before = text[max(0, group[0].start() - LOCATIVE_CHARS) : group[0].start()]
+            if size > 1 and all(english) and uncased and not LOCATIVE.search(before):
+                continue  # "LONG ISLAND OF NECROSIS": English words with no cue
             if size > 1 or not (is_english(phrase) or is_misspelling(phrase)):
                 return size
             # A place that is also a word: only written as a name, after a locative. Without
             # letter case "TO GREEN" and "IN CENTER" are colours and positions.
-            before = text[max(0, group[0].start() - 8) : group[0].start()]
             if not uncased and LOCATIVE.search(before):
                 return size
         return 0

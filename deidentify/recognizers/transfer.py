@@ -42,17 +42,26 @@ MAX_PLACE_WORDS = 2
 HOSPITAL_WORDS = frozenset({"hospital", "hosp", "memorial", "infirmary", "clinic", "campus"})
 # Words that say which kind of hospital, not which one ("taken to outside hospital").
 GENERIC_HOSPITAL_WORDS = frozenset(
-    {"outside", "other", "another", "local", "community", "area", "nearby", "referring",
-     "receiving", "previous", "prior", "same", "private", "this", "that", "their", "his", "her",
-     "a", "an", "the", "osh", "rehab", "home"}
+    {"outside", "other", "another", "local", "community", "area", "nearby", "nearest", "referring",
+     "receiving", "previous", "prior", "same", "private", "osh", "rehab", "home", "state",
+     "county", "city", "general", "main", "university", "teaching", "veterans", "va",
+     "children's", "childrens", "psychiatric", "psych", "acute", "care", "urgent", "larger",
+     "smaller", "bigger", "tertiary", "regional", "rural", "affiliated", "sister"}
 )  # fmt: skip
 # Words after a ward's floor number that show a planned move ("to Brixworth 2 when bed avail").
 WHEN_BED = r"(?i:when|once|if|after)\s(?i:a\s)?(?i:bed|beds)\b"
 BED_AFTER = re.compile(rf"\s\d{{1,2}}\s{WHEN_BED}")
-# Words that are a ward's kind, not its name ("to floor 2 when bed available").
-WARD_KIND_WORDS = frozenset({"floor", "unit", "room", "bed", "level", "ward", "pod", "bay", "step"})
+# Words that are a ward's kind or service, not its name ("to floor 2 when bed available").
+WARD_KIND_WORDS = frozenset(
+    {"floor", "unit", "room", "bed", "level", "ward", "pod", "bay", "step", "number", "medicine",
+     "surgery", "surgical", "oncology", "telemetry", "tele", "hospice", "cardiac", "cardiology",
+     "neurology", "neuro", "ortho", "orthopedics", "psych", "rehab", "stepdown", "observation",
+     "obs", "peds", "pediatrics", "maternity", "transplant", "renal", "medical", "icu"}
+)  # fmt: skip
 
 
+# Letters of a hospital's initials before "Hospital" ("MD Hospital").
+MAX_INITIALS = 4
 # Just above spaCy's 0.85, so that where spaCy types the ward as a person, the move wins.
 SCORE = 0.86
 
@@ -122,7 +131,7 @@ class TransferLocationRecognizer(PatternRecognizer):
                 if self._is_ward_name(words[0]):
                     kept.append(result)
                 continue
-            first = self._hospital_name_words(words)
+            first = self._hospital_name_words(words, uncased=uncased)
             trimmed = keep_leading_words(
                 text,
                 result,
@@ -135,11 +144,13 @@ class TransferLocationRecognizer(PatternRecognizer):
         return kept
 
     @staticmethod
-    def _hospital_name_words(words: list[str]) -> int:
-        """Return how many leading words name a hospital whatever they are, or 0.
+    def _hospital_name_words(words: list[str], *, uncased: bool) -> int:
+        """Return how many leading words name a hospital, up to its facility word, or 0.
 
-        Words up to a facility word are its name ("taken to Elmford Cross Hospital", "FLOWN TO
-        MEMORIAL HOSPITAL"), unless they only say what kind of hospital it is ("outside").
+        The words before the facility word are its name ("taken to Elmford Cross Hospital",
+        "FLOWN TO MEMORIAL HOSPITAL") when each is a census name, a place, a word in no list or,
+        in cased text, a capitalized word. Words for a kind of hospital ("outside", "state") do
+        not count, and a stop word or clinical word ("our", "psych") rules the name out.
         """
         lowered = [word.lower() for word in words]
         facility = [i for i, word in enumerate(lowered) if word in HOSPITAL_WORDS]
@@ -153,11 +164,24 @@ class TransferLocationRecognizer(PatternRecognizer):
             and lowered[end + 1] in (HOSPITAL_WORDS)
         ):
             end += 1
-        if end == 0:
+        name = [word for word in words[:end] if word.lower() not in GENERIC_HOSPITAL_WORDS]
+        if not name:
             return 0
-        name = lowered[:end]
-        if all(word in GENERIC_HOSPITAL_WORDS for word in name):
-            return 0
+        for word in name:
+            lower = word.lower()
+            # In cased text short capitals are initials ("MD Hospital", "BXH Campus").
+            initials = not uncased and word.isupper() and len(word) <= MAX_INITIALS
+            if not initials and (lower in STOP_WORDS or lower in clinical_words()):
+                return 0
+            capitalized = not uncased and word[0].isupper()
+            if not (
+                lower == "memorial"
+                or lower in person_names()
+                or lower in place_names()
+                or is_unknown_word(word)
+                or capitalized
+            ):
+                return 0
         return end + 1
 
     @staticmethod
