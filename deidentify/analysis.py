@@ -34,7 +34,7 @@ from deidentify.lexicons import (
     person_names,
     place_names,
 )
-from deidentify.recognizers.results import make_result
+from deidentify.recognizers.results import make_result, with_bounds
 
 # Presidio entity names that spaCy labels are mapped to and that this module filters.
 NAME_LABELS = frozenset({"PERSON", "LOCATION"})
@@ -235,14 +235,7 @@ def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> Recog
     start, end = extend_name(text, result.start, result.end, uncased=uncased)
     if (start, end) == (result.start, result.end):
         return result
-    return RecognizerResult(
-        entity_type=result.entity_type,
-        start=start,
-        end=end,
-        score=result.score,
-        analysis_explanation=result.analysis_explanation,
-        recognition_metadata=result.recognition_metadata,
-    )
+    return with_bounds(result, start, end)
 
 
 def extend_name(text: str, start: int, end: int, *, uncased: bool) -> tuple[int, int]:

@@ -18,6 +18,7 @@ from deidentify.casing import is_uncased
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
 from deidentify.lexicons import is_english, person_names, region_names
 from deidentify.policy import Action, Policy
+from deidentify.recognizers.results import with_bounds
 from deidentify.surrogates import (
     NAME_TOKEN,
     TITLES,
@@ -126,16 +127,7 @@ def _resolve_overlaps(text: str, results: list[RecognizerResult]) -> list[Recogn
     kept: list[RecognizerResult] = []
     for candidate in ordered:
         for start, end in _uncovered(text, candidate.start, candidate.end, kept):
-            kept.append(
-                RecognizerResult(
-                    entity_type=candidate.entity_type,
-                    start=start,
-                    end=end,
-                    score=candidate.score,
-                    analysis_explanation=candidate.analysis_explanation,
-                    recognition_metadata=candidate.recognition_metadata,
-                )
-            )
+            kept.append(with_bounds(candidate, start, end))
     return sorted(kept, key=lambda r: r.start)
 
 

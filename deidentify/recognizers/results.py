@@ -34,6 +34,18 @@ def make_result(
     )
 
 
+def with_bounds(result: RecognizerResult, start: int, end: int) -> RecognizerResult:
+    """Return a copy of `result` that covers [start, end) instead."""
+    return RecognizerResult(
+        entity_type=result.entity_type,
+        start=start,
+        end=end,
+        score=result.score,
+        analysis_explanation=result.analysis_explanation,
+        recognition_metadata=result.recognition_metadata,
+    )
+
+
 def keep_leading_words(
     text: str,
     result: RecognizerResult,
