@@ -46,6 +46,10 @@ LOOKBEHIND_CHARS = 12
 # The word right after a span, or right before it, across one space.
 NEXT_WORD = re.compile(r" ([A-Za-z][A-Za-z'\-]+)\b")
 PREVIOUS_WORD = re.compile(r"\b([A-Za-z][A-Za-z'\-]+) \Z")
+# Verbs that follow a name and are census names too ("ROSE STATES", "OKAFOR CALLS").
+VERBS_AFTER_NAMES = frozenset(
+    {"states", "says", "asks", "calls", "visits", "stated", "called", "visited", "asked", "said"}
+)
 # The recognizer name and score of a name joined to a found one: below the cue recognizers.
 COORDINATED_NAME = "NameJoinedByAnd"
 COORDINATED_NAME_SCORE = 0.5
@@ -241,8 +245,10 @@ def _extend_name(text: str, result: RecognizerResult, *, uncased: bool) -> Recog
 def extend_name(text: str, start: int, end: int, *, uncased: bool) -> tuple[int, int]:
     """Return the bounds of a name span widened over one adjacent name word on each side."""
     after = NEXT_WORD.match(text, end)
-    if after and (
-        _is_name_part(after.group(1), uncased=uncased) or is_unknown_word(after.group(1))
+    if (
+        after
+        and after.group(1).lower() not in VERBS_AFTER_NAMES
+        and (_is_name_part(after.group(1), uncased=uncased) or is_unknown_word(after.group(1)))
     ):
         end = after.end()
     # A word before the span must be an initial ("J. Vance"), a census name that is no English

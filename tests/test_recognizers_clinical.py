@@ -457,6 +457,11 @@ def test_two_digit_year_after_written_date(deidentifier) -> None:  # type: ignor
         ("goal is medicine 7 once bed ready; keep npo.", "LOCATION", []),
         ("X RAY CAME IN. A GUY CAME IN. TEMP ROSE CALLED MD. J WIRE ORDERED.", "PERSON", []),
         ("Seen by Dr. Okafor and NSGY this morning.", "PERSON", ["Okafor"]),
+        (
+            "K. BELL AWARE OF K 3.1. ROSE STATES SHE WILL BRING THE PAPERS.",
+            "PERSON",
+            ["K. BELL", "ROSE"],
+        ),
         ("LONG ISLAND OF NECROSIS ON SACRUM, BIG ISLAND OF GRANULATION.", "LOCATION", []),
         ("FAMILY DROVE UP FROM THE OUTER BANKS LAST NIGHT.", "LOCATION", ["OUTER BANKS"]),
         (
@@ -473,6 +478,7 @@ def test_two_digit_year_after_written_date(deidentifier) -> None:  # type: ignor
         "service-before-bed",
         "letters-articles-and-vitals-before-verbs",
         "abbreviation-after-and",
+        "initial-with-period-and-present-tense",
         "english-regions-without-cue",
         "english-region-after-locative",
         "short-years-at-line-and-sentence-ends",

@@ -41,8 +41,8 @@ CLINICAL_LETTERS = frozenset("ABCDIKLPQRSTVX")
 # Verbs whose subject is a person, after which a common first name counts even when it is also
 # a word ("grace visited", "RUTH CALLED").
 PERSON_VERBS = (
-    r"(?i:visited|called|phoned|stated|said|asked|requested|spoke|agreed|was updated|"
-    r"is aware|will call|will visit)"
+    r"(?i:visited|visits|called|calls|phoned|texted|emailed|stated|states|said|says|asked|asks|"
+    r"requested|spoke|agreed|was updated|is aware|will call|will visit)"
 )
 # Words before a first name that make it a word: an article, a letter ("X RAY") or a vital sign
 # that rose or fell ("TEMP ROSE").
@@ -119,7 +119,8 @@ class CareTeamNameRecognizer(PatternRecognizer):
         be capitalized.
         """
         initial, surname = phrase[0].upper(), phrase.split()[-1]
-        if initial in CLINICAL_LETTERS or not is_name_or_unknown(surname):
+        # With a period the letter is an initial ("K. BELL AWARE"); without, it may be a term.
+        if (initial in CLINICAL_LETTERS and phrase[1] != ".") or not is_name_or_unknown(surname):
             return False
         if not uncased and not surname[0].isupper():
             return False
