@@ -642,5 +642,8 @@ def test_surrogate_pool_avoids_test_names() -> None:
     inside = [(name, pool) for name in planted for pool in NAME_POOL if name in pool.lower()]
     assert inside == []
     # The example names that tests look for in de-identified output.
-    examples = {"hartwell", "vance", "okafor", "lindqvist", "mbeki", "brixworth", "elmford"}
+    examples = {
+        "hartwell", "vance", "okafor", "lindqvist", "mbeki", "brixworth", "elmford", "bartholomew",
+        "lund", "bertrand", "ruiz", "tobias",
+    }  # fmt: skip
     assert not examples & {name.lower() for name in NAME_POOL}
