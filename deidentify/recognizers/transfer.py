@@ -40,7 +40,7 @@ WORD_SHAPE = r"[A-Za-z][A-Za-z'\-]*"
 MAX_PLACE_WORDS = 2
 # Words that end a hospital's name, whatever words come before them ("Elmford Cross Hospital").
 HOSPITAL_WORDS = frozenset({"hospital", "hosp", "memorial", "infirmary", "clinic", "campus"})
-# Words that say which kind of hospital, not which one ("taken to outside hospital").
+# Words for a kind of hospital rather than one hospital ("taken to outside hospital").
 GENERIC_HOSPITAL_WORDS = frozenset(
     {"outside", "other", "another", "local", "community", "area", "nearby", "nearest", "referring",
      "receiving", "previous", "prior", "same", "private", "osh", "rehab", "home", "state",
