@@ -10,7 +10,9 @@ so each of its spans must contain a word that can be a name.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -63,6 +65,45 @@ INITIAL_BEFORE = re.compile(r"(?<![\w.])(?<!\d )([A-Za-z]\.|[B-HJ-Z]) \Z")
 TITLE_BEFORE = re.compile(r"\b(?i:dr|doctor|mr|mrs|ms|miss)\.?\s+\Z")
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters that join the two halves of a word without showing: zero-width space, non-joiner and
+# joiner, word joiner, byte-order mark and soft hyphen.
+ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+
+
+def fold_same_length(text: str) -> str:
+    """Replace each character whose NFKC form is one other character by that form.
+
+    Full-width and other compatibility letters (U+FF2F for "O") become the ASCII letters that
+    the recognizers and word lists know, and every offset holds.
+    """
+    if text.isascii():
+        return text
+    return "".join(_fold_char(char) for char in text)
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(char: str) -> str:
+    folded = unicodedata.normalize("NFKC", char)
+    return folded if len(folded) == 1 else char
+
+
+def extend_over_joiners(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen [start, end) over a word that a zero-width character or combining mark splits.
+
+    "Oka\u200bfor" and "Ok\u0301afor" are one word to a reader, but the recognizers stop at the
+    mark; without this the rest of the name would stay in the text.
+    """
+    if end < len(text) and _is_joiner(text[end]):
+        while end < len(text) and (_is_joiner(text[end]) or text[end].isalnum()):
+            end += 1
+    if start > 0 and _is_joiner(text[start - 1]):
+        while start > 0 and (_is_joiner(text[start - 1]) or text[start - 1].isalnum()):
+            start -= 1
+    return start, end
+
+
+def _is_joiner(char: str) -> bool:
+    return char in ZERO_WIDTH or unicodedata.combining(char) > 0
 
 
 def analyze(
@@ -76,7 +117,7 @@ def analyze(
     """
     # A lone surrogate (from a JSON "\\ud800" escape) cannot be encoded, and spaCy's tokenizer
     # raises on it; U+FFFD takes its place and keeps every offset.
-    text = LONE_SURROGATE.sub("\ufffd", text)
+    text = fold_same_length(LONE_SURROGATE.sub("\ufffd", text))
     uncased = is_uncased(text)
     if uncased:
         truecased = truecase(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from typing import Any
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
-from deidentify.analysis import LONE_SURROGATE, analyze, extend_name
+from deidentify.analysis import LONE_SURROGATE, analyze, extend_name, extend_over_joiners
 from deidentify.casing import is_uncased
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
 from deidentify.lexicons import is_english, person_names, region_names
@@ -161,6 +162,14 @@ def _uncovered(
     return trimmed
 
 
+def _over_joiners(text: str, span: Span) -> Span:
+    """Return `span` widened over the rest of a word split by an invisible character."""
+    start, end = extend_over_joiners(text, span.start, span.end)
+    if (start, end) == (span.start, span.end):
+        return span
+    return dataclasses.replace(span, start=start, end=end)
+
+
 def _is_kept_as_written(text: str, result: RecognizerResult) -> bool:
     """Return whether a detected span stays in the text: an allow-listed word (unless after a
     title, as in "Dr. May"), an age of 89 or less, or a US state or a country."""
@@ -298,6 +307,7 @@ class Deidentifier:
                     recognizer=str(metadata.get("recognizer_name", "unknown")),
                 )
             )
+        spans = [_over_joiners(text, span) for span in spans]
         spans = self._propagate(text, spans, "PERSON", "SameNoteNamePropagation")
         return self._propagate(text, spans, "LOCATION", "SameNotePlacePropagation")
 

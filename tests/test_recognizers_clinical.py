@@ -4,6 +4,8 @@ All text is made up. Names come from the census lists ("Hartwell", "Okafor", "Va
 invented words that no list contains ("Brixworth", "Elmford"). Each table has rows that must stay.
 """
 
+import unicodedata
+
 import pytest
 
 from deidentify.lexicons import is_english, is_misspelling, is_unknown_word
@@ -506,3 +508,20 @@ def test_state_name_does_not_hide_a_person(deidentifier) -> None:  # type: ignor
     result = deidentifier.deidentify(text, patient_id="p-state")
     assert "Georgia" not in result.text
     assert "Okafor" not in result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seen by Dr. Oka\u200bfor today with the family.",
+        "Seen by Dr. Ok\u0301afor today with the family.",
+        "Seen by Dr. \uff2f\uff4b\uff41\uff46\uff4f\uff52 today with the family.",
+    ],
+    ids=["zero-width-space", "combining-accent", "full-width-letters"],
+)
+def test_invisible_and_full_width_characters_hide_no_name(deidentifier, text: str) -> None:  # type: ignore[no-untyped-def]
+    result = deidentifier.deidentify(text, patient_id="p-unicode")
+    letters = "".join(char for char in result.text if char.isascii() and char.isalpha()).lower()
+    assert "afor" not in letters
+    assert "okafor" not in unicodedata.normalize("NFKC", result.text).lower()
+    assert result.text.endswith("today with the family.")
