@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,12 @@ OUTPUT_KINDS = {
     "resources.ndjson": "FHIR",
     "detections.phi": "PhysioNet",
 }
+
+
+# A key or pool fingerprint: 16 lower-case hex characters.
+FINGERPRINT = re.compile(r"[0-9a-f]{16}")
+# A run state written before the surrogate pools were recorded.
+POOLS_NOT_RECORDED = object()
 
 
 class ResumeError(ValueError):
@@ -106,14 +113,29 @@ def check_resume_keys(output_dir: Path, keys: KeyStore, *, output_name: str = RE
     state_path = output_dir / KEY_STATE_NAME
     recorded_dir: str | None = None
     if state_path.exists():
+        invalid = ResumeError(
+            f"{state_path} is not a valid key fingerprint record; restore it from the "
+            "original run, or write to a new output directory"
+        )
         try:
             stored = json.loads(state_path.read_text(encoding="utf-8"))
-            recorded, recorded_dir = str(stored["hmac_key_fingerprint"]), stored["key_directory"]
-        except (json.JSONDecodeError, KeyError, TypeError):
+            recorded, recorded_dir = stored["hmac_key_fingerprint"], stored["key_directory"]
+        except (OSError, UnicodeDecodeError, RecursionError, ValueError, KeyError, TypeError):
+            raise invalid from None
+        # A value of another shape is not echoed: a tampered file may hold any text.
+        if not (_is_fingerprint(recorded) and isinstance(recorded_dir, str)):
+            raise invalid
+        pools = stored.get("surrogate_pools", POOLS_NOT_RECORDED)
+        if pools is not POOLS_NOT_RECORDED and not _is_fingerprint(pools):
+            raise invalid
+        if pools is not POOLS_NOT_RECORDED and pools != pool_fingerprint():
             raise ResumeError(
-                f"{state_path} is not a valid key fingerprint record; restore it from the "
-                "original run, or write to a new output directory"
-            ) from None
+                f"{output_dir} was de-identified with surrogate pools of fingerprint {pools}, "
+                f"but this medsum release draws surrogates from pools of fingerprint "
+                f"{pool_fingerprint()}, so one patient would get two sets of surrogates. Finish "
+                "the run with the medsum release that started it, or write to a new output "
+                "directory"
+            )
     else:
         vault_fingerprint = _vault_fingerprint(output_dir / VAULT_NAME)
         if vault_fingerprint is None:
@@ -125,8 +147,6 @@ def check_resume_keys(output_dir: Path, keys: KeyStore, *, output_name: str = RE
                 )
             return
         recorded = vault_fingerprint
-    if state_path.exists():
-        _check_pools(state_path)
     current = keys.fingerprint
     if recorded != current:
         origin = f" from {recorded_dir}" if recorded_dir else ""
@@ -139,20 +159,8 @@ def check_resume_keys(output_dir: Path, keys: KeyStore, *, output_name: str = RE
         )
 
 
-def _check_pools(state_path: Path) -> None:
-    """Raise ResumeError when the run state names other surrogate pools than this release's.
-
-    A state written before pools were recorded has no such field and is not checked.
-    """
-    stored = json.loads(state_path.read_text(encoding="utf-8"))
-    recorded = stored.get("surrogate_pools") if isinstance(stored, dict) else None
-    if recorded is not None and recorded != pool_fingerprint():
-        raise ResumeError(
-            f"{state_path.parent} was de-identified with surrogate pools of fingerprint "
-            f"{recorded}, but this medsum release draws surrogates from pools of fingerprint "
-            f"{pool_fingerprint()}, so one patient would get two sets of surrogates. Finish the "
-            "run with the medsum release that started it, or write to a new output directory"
-        )
+def _is_fingerprint(value: object) -> bool:
+    return isinstance(value, str) and FINGERPRINT.fullmatch(value) is not None
 
 
 def check_output_kind(output_dir: Path, output_name: str) -> None:

@@ -155,6 +155,50 @@ def test_resume_under_other_surrogate_pools_rejected(
     check_resume_keys(output, keys_a)
 
 
+@pytest.mark.parametrize(
+    "tampered",
+    [
+        {"surrogate_pools": None},
+        {"surrogate_pools": "Pt Okafor seen today"},
+        {"hmac_key_fingerprint": "Pt Okafor seen today"},
+        {"key_directory": ["Okafor"]},
+    ],
+    ids=["null-pools", "text-as-pools", "text-as-key", "list-as-directory"],
+)
+def test_tampered_key_state_rejected_without_echo(
+    tmp_path: Path, deidentifier: Deidentifier, keys_a: KeyStore, tampered: dict
+) -> None:
+    output = tmp_path / "deid"
+    deidentify_corpus(generate_corpus(1, seed=13), output, with_keys(deidentifier, keys_a))
+    state_path = output / KEY_STATE_NAME
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    state.update(tampered)
+    state_path.write_text(json.dumps(state), encoding="utf-8")
+    with pytest.raises(ResumeError, match="not a valid key fingerprint record") as raised:
+        check_resume_keys(output, keys_a)
+    assert "Okafor" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\xff\xfe not utf-8", b"[" * 100_000, None],
+    ids=["invalid-utf8", "deeply-nested", "directory"],
+)
+def test_unreadable_key_state_rejected(
+    tmp_path: Path, deidentifier: Deidentifier, keys_a: KeyStore, content: bytes | None
+) -> None:
+    output = tmp_path / "deid"
+    deidentify_corpus(generate_corpus(1, seed=14), output, with_keys(deidentifier, keys_a))
+    state_path = output / KEY_STATE_NAME
+    state_path.unlink()
+    if content is None:
+        state_path.mkdir()
+    else:
+        state_path.write_bytes(content)
+    with pytest.raises(ResumeError, match="not a valid key fingerprint record"):
+        check_resume_keys(output, keys_a)
+
+
 def test_key_rotation_between_runs_allowed(
     tmp_path: Path, deidentifier: Deidentifier, keys_a: KeyStore
 ) -> None:

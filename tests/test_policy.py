@@ -20,6 +20,7 @@ from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, Recogn
 import deidentify.surrogates as surrogates_module
 from deidentify import Deidentifier, reidentify
 from deidentify.corpus import POLICY_STATE_NAME, ResumeError, deidentify_corpus
+from deidentify.lexicons import drug_names, region_names
 from deidentify.policy import ACTIONS, ENTITY_TYPES, Action, Policy, PolicyError
 from deidentify.surrogates import (
     CITY_POOL,
@@ -647,3 +648,12 @@ def test_surrogate_pool_avoids_test_names() -> None:
         "lund", "bertrand", "ruiz", "tobias",
     }  # fmt: skip
     assert not examples & {name.lower() for name in NAME_POOL}
+
+
+def test_surrogate_pool_has_no_places_or_drugs() -> None:
+    # Re-identification maps a surrogate back wherever it is written, so "Monaco" as a
+    # surrogate would turn the country in a summary into a patient's name.
+    pool = {name.lower() for name in NAME_POOL}
+    assert not pool & region_names()
+    assert not pool & {town.lower() for town in CITY_POOL}
+    assert not pool & drug_names()
