@@ -45,14 +45,16 @@ def found(text: str) -> list[tuple[str, str]]:
         ("Medicare 2019 enrollment, case # 12", []),
         ("car 1HGCM82633A004353 parked", []),
         (
-            "Policy: XKH4471920; Serial: PJN448812",
+            "Policy: XKH4471920; S/N: PJN448812",
             [("HEALTH_PLAN_NUMBER", "XKH4471920"), ("DEVICE_ID", "PJN448812")],
         ),
         (
-            "model 5076, serial PJN448812; subscriber QRT5512",
+            "model 5076, serial # PJN448812; subscriber QRT5512",
             [("DEVICE_ID", "PJN448812"), ("HEALTH_PLAN_NUMBER", "QRT5512")],
         ),
         ("Plan no 24hr urine; glucose mg/dl: 140s; serial 100-7 intact", []),
+        ("Plan: D5NS. Serial: CD4/VL. Device: HeartMate3. Visit: 6-8wks. Group: G6PD.", []),
+        ("serial q4hr neuro checks; Encounter: 100-200mg; Registration: T2DM", []),
     ],
     ids=[
         "member-id",
@@ -78,6 +80,8 @@ def found(text: str) -> list[tuple[str, str]]:
         "label-and-colon",
         "label-and-space",
         "quantities-after-labels",
+        "note-headings-as-labels",
+        "frequencies-and-dose-ranges",
     ],
 )
 def test_identifier_codes(text: str, expected: list[tuple[str, str]]) -> None:

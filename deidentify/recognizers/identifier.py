@@ -19,6 +19,7 @@ import re
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from deidentify.lexicons import clinical_words, drug_names
 from deidentify.recognizers.results import make_result
 
 # Separator between a label and its code: "#", ":", "no.", "number", "id", "is" and spaces.
@@ -26,32 +27,33 @@ JOIN = r"\s*(?:(?:number|num|no\.?|id|#)\s*)?[:#]?\s*(?:(?:is|was)\s+)?"
 # Words that turn a kind of identifier into its label ("account number", "serial #"), or a
 # colon or "#" right after it ("Policy: XKH4471920").
 NUMBER_WORD = r"(?:\s*(?:number|num\b|no\.?|id\b|#)|(?=\s*[:#]))"
+# The same for labels that are also note headings or clinical words ("Plan:", "Group: G6PD",
+# "serial q4hr checks"): only "number", "no.", "ID" or "#" makes them a label.
+STRICT_NUMBER_WORD = r"\s*(?:number|num\b|no\.?|id\b|#)"
 # A code: 4 to 25 letters, digits and inner hyphens or slashes, at least one of them a digit.
 CODE = r"(?=[A-Za-z0-9\-/]*\d)[A-Za-z0-9](?:[A-Za-z0-9\-/]{2,23})[A-Za-z0-9](?![A-Za-z0-9])"
 
 LABELS = {
     "HEALTH_PLAN_NUMBER": (
         r"member(?:ship)?(?:\s*id|{n})|subscriber(?:{n})?|beneficiary{n}|"
-        r"(?:health\s*)?(?:insurance|plan){n}|medicaid(?:{n})?|medicare(?:{n})?|"
-        r"policy{n}|group{n}|mbi|hicn"
+        r"(?:health\s*plan|insurance){n}|plan{w}|medicaid(?:{n})?|medicare(?:{n})?|"
+        r"policy{n}|group{w}|mbi|hicn"
     ),
     "ACCOUNT_NUMBER": (
-        r"account{n}|acct\.?(?:{n})?|billing{n}|claim{n}|encounter{n}|visit{n}|"
+        r"account{n}|acct\.?(?:{n})?|billing{w}|claim{n}|encounter{w}|visit{w}|"
         r"fin\s*[:#]|csn\s*[:#]|har\s*[:#]"
     ),
     "LICENSE_NUMBER": (
-        r"driver'?s?\s*licen[cs]e(?:{n})?|licen[cs]e{n}|dl\s*[:#]|certificate{n}|"
-        r"dea(?:{n})?|npi(?:{n})?|registration{n}"
+        r"driver'?s?\s*licen[cs]e(?:{n})?|licen[cs]e{n}|dl\s*[:#]|certificate{w}|"
+        r"dea(?:{n})?|npi(?:{n})?|registration{w}"
     ),
-    "VEHICLE_ID": (
-        r"vin(?:{n})?|vehicle\s*identification{n}|licen[cs]e\s*plate(?:{n})?|plate(?:{n})?"
-    ),
+    "VEHICLE_ID": (r"vin(?:{n})?|vehicle\s*identification{n}|licen[cs]e\s*plate(?:{n})?|plate{w}"),
     "DEVICE_ID": (
-        r"serial(?:{n})?|s/n|sn\s*[:#]|device{n}|udi|imei|(?:implant|pacemaker|icd)\s*serial(?:{n})?"
+        r"serial{w}|s/n|sn\s*[:#]|device{w}|udi|imei|(?:implant|pacemaker|icd)\s*serial(?:{n})?"
     ),
     "ID_NUMBER": (
         r"(?:patient|case|requisition|reference|ref|confirmation|tracking|employee|student|"
-        r"badge){n}|(?:specimen|accession|passport)(?:{n})?"
+        r"badge){w}|(?:specimen|accession|passport)(?:{n})?"
     ),
 }
 # A vehicle identification number: 17 letters and digits without I, O and Q.
@@ -67,13 +69,16 @@ VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 SCORE = 0.8
 # A quantity and its unit, which follows "no" or "serial" in clinical text ("no 24hr urine").
 NUMBER_AND_UNIT = re.compile(r"\d{1,4}[A-Za-z]{1,3}")
+# A dosing frequency or a dose range ("q4hr", "100-200mg", "6-8wks").
+CLINICAL_CODE = re.compile(r"(?i)q\d+h(?:rs?)?|\d+(?:\.\d+)?-\d+(?:\.\d+)?[a-z]+")
 # Minimum length of a code made of digits alone.
 MIN_DIGITS_ONLY = 5
 
 
 def _label_pattern(labels: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(?i)(?<!/)\b(?:{labels.format(n=NUMBER_WORD)}){JOIN}(?P<code>{CODE})",
+        rf"(?i)(?<!/)\b(?:{labels.format(n=NUMBER_WORD, w=STRICT_NUMBER_WORD)}){JOIN}"
+        rf"(?P<code>{CODE})",
     )
 
 
@@ -85,8 +90,10 @@ def _is_code(code: str) -> bool:
     so "Medicare 2019" (a year) and "visit # 12" (a count) stay, and a quantity with its unit
     is none."""
     digits = re.sub(r"[\-/]", "", code)
-    if NUMBER_AND_UNIT.fullmatch(code):
-        return False  # "24hr", "140s", "2L"
+    if NUMBER_AND_UNIT.fullmatch(code) or CLINICAL_CODE.fullmatch(code):
+        return False  # "24hr", "140s", "2L", "q4hr", "100-200mg"
+    if code.lower() in clinical_words() or code.lower() in drug_names():
+        return False  # "D5NS", "G6PD"
     return not digits.isdigit() or len(digits) >= MIN_DIGITS_ONLY
 
 
