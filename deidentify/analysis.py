@@ -65,9 +65,9 @@ INITIAL_BEFORE = re.compile(r"(?<![\w.])(?<!\d )([A-Za-z]\.|[B-HJ-Z]) \Z")
 TITLE_BEFORE = re.compile(r"\b(?i:dr|doctor|mr|mrs|ms|miss)\.?\s+\Z")
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-# Characters that join the two halves of a word without showing: zero-width space, non-joiner and
-# joiner, word joiner, byte-order mark and soft hyphen.
-ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
+# Unicode categories that detection reads past: format characters (zero-width space and joiner,
+# direction marks, soft hyphen, byte-order mark) and non-spacing and enclosing marks.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
 
 
 def fold_same_length(text: str) -> str:
@@ -87,23 +87,24 @@ def _fold_char(char: str) -> str:
     return folded if len(folded) == 1 else char
 
 
-def extend_over_joiners(text: str, start: int, end: int) -> tuple[int, int]:
-    """Widen [start, end) over a word that a zero-width character or combining mark splits.
+def strip_invisible(text: str) -> tuple[str, list[int] | None]:
+    """Return `text` without format characters and combining marks, and where each kept
+    character stood (None when nothing was removed).
 
-    "Oka\u200bfor" and "Ok\u0301afor" are one word to a reader, but the recognizers stop at the
-    mark; without this the rest of the name would stay in the text.
+    A zero-width space, a direction mark or a combining accent inside "Okafor" or "4417283" is
+    invisible to a reader but splits the word for every recognizer; detection reads the text
+    without them and maps its spans back.
     """
-    if end < len(text) and _is_joiner(text[end]):
-        while end < len(text) and (_is_joiner(text[end]) or text[end].isalnum()):
-            end += 1
-    if start > 0 and _is_joiner(text[start - 1]):
-        while start > 0 and (_is_joiner(text[start - 1]) or text[start - 1].isalnum()):
-            start -= 1
-    return start, end
+    if text.isascii():
+        return text, None
+    positions = [index for index, char in enumerate(text) if not _is_invisible(char)]
+    if len(positions) == len(text):
+        return text, None
+    return "".join(text[index] for index in positions), positions
 
 
-def _is_joiner(char: str) -> bool:
-    return char in ZERO_WIDTH or unicodedata.combining(char) > 0
+def _is_invisible(char: str) -> bool:
+    return unicodedata.category(char) in INVISIBLE_CATEGORIES
 
 
 def analyze(

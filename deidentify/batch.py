@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 
+from deidentify.analysis import LONE_SURROGATE, fold_same_length, strip_invisible
 from deidentify.casing import is_uncased, truecase
 from deidentify.deidentifier import Deidentifier, DeidResult, Span
 
@@ -51,6 +52,8 @@ def spacy_input(text: str) -> str:
     string, or the analyzer would parse the note a second time. A mismatch costs speed only,
     never correctness, because unprepared strings are parsed on request.
     """
+    visible, _ = strip_invisible(text)
+    text = fold_same_length(LONE_SURROGATE.sub("\ufffd", visible))
     return truecase(text) if is_uncased(text) else text
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from presidio_analyzer import AnalyzerEngine, RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
-from deidentify.analysis import LONE_SURROGATE, analyze, extend_name, extend_over_joiners
+from deidentify.analysis import LONE_SURROGATE, analyze, extend_name, strip_invisible
 from deidentify.casing import is_uncased
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
 from deidentify.lexicons import is_english, person_names, region_names
@@ -56,6 +56,10 @@ ALLOW_TERMS = _load_terms() | {
     "ok", "okay", "hi", "hello", "yes", "no", "um", "uh", "mm-hmm",
 }  # fmt: skip
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
+
+
+ZERO_WIDTH_SPACE = "\u200b"
+DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -162,12 +166,55 @@ def _uncovered(
     return trimmed
 
 
-def _over_joiners(text: str, span: Span) -> Span:
-    """Return `span` widened over the rest of a word split by an invisible character."""
-    start, end = extend_over_joiners(text, span.start, span.end)
+def _without_digits(text: str, result: RecognizerResult) -> RecognizerResult | None:
+    """Cut a name span before its first digit; None when no letter is left before it.
+
+    spaCy now and then runs a name into the phone number after it ("Okafor 617-555-0199"), and a
+    name surrogate replaces letters only, so the digits would stay in the text. Cut here, the
+    number is left to the phone and record recognizers.
+    """
+    if result.entity_type != "PERSON":
+        return result
+    digit = DIGIT.search(text, result.start, result.end)
+    if digit is None:
+        return result
+    end = digit.start()
+    while end > result.start and not text[end - 1].isalpha():
+        end -= 1
+    return with_bounds(result, result.start, end) if end > result.start else None
+
+
+def _whole_word(text: str, span: Span) -> Span:
+    """Widen a span that a non-ASCII letter cuts off ("Gri" of "Griﬃth") to the whole word.
+
+    The recognizers match ASCII letters, and a letter that has no one-letter ASCII form (a
+    ligature, a letter of another script) ends their match inside the word.
+    """
+    start, end = span.start, span.end
+    while end < len(text) and text[end].isalpha() and not text[end].isascii():
+        end += 1
+    while end < len(text) and text[end].isalpha() and end > span.end:
+        end += 1
+    while start > 0 and text[start - 1].isalpha() and not text[start - 1].isascii():
+        start -= 1
     if (start, end) == (span.start, span.end):
         return span
     return dataclasses.replace(span, start=start, end=end)
+
+
+def _union(spans: list[Span]) -> list[Span]:
+    """Join overlapping spans into their union, typed as the longer one."""
+    joined: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -(s.end - s.start))):
+        last = joined[-1] if joined else None
+        if last is None or span.start >= last.end:
+            joined.append(span)
+            continue
+        longer = last if last.end - last.start >= span.end - span.start else span
+        joined[-1] = dataclasses.replace(
+            longer, start=last.start, end=max(last.end, span.end), score=max(last.score, span.score)
+        )
+    return joined
 
 
 def _is_kept_as_written(text: str, result: RecognizerResult) -> bool:
@@ -288,11 +335,35 @@ class Deidentifier:
             )
 
     def detect(self, text: str) -> list[Span]:
-        """Return the PHI spans in `text` above the threshold, overlaps resolved."""
+        """Return the PHI spans in `text` above the threshold, overlaps resolved.
+
+        Invisible characters are left out while detecting (`strip_invisible`); a span that
+        contains one in `text` covers it.
+        """
+        spans = self._detect_mapped(text)
+        if ZERO_WIDTH_SPACE in text:
+            # A zero-width space may split one word ("Oka|for") or stand between two
+            # ("Okafor|617-555-0199"), so the text is read both ways and the spans joined.
+            spaced = self._detect_mapped(text.replace(ZERO_WIDTH_SPACE, " "))
+            spans = _union(spans + spaced)
+        return spans
+
+    def _detect_mapped(self, text: str) -> list[Span]:
+        visible, positions = strip_invisible(text)
+        spans = self._detect_visible(visible)
+        if positions is None:
+            return spans
+        return [
+            dataclasses.replace(span, start=positions[span.start], end=positions[span.end - 1] + 1)
+            for span in spans
+        ]
+
+    def _detect_visible(self, text: str) -> list[Span]:
         results = analyze(self.analyzer, text, entities=self.entities, threshold=self.threshold)
         # Spans that are kept as written leave before overlaps are resolved: a place span
         # "Georgia" that is a state must not push aside the name "Georgia Okafor".
         results = [result for result in results if not _is_kept_as_written(text, result)]
+        results = [trimmed for result in results if (trimmed := _without_digits(text, result))]
         spans = []
         for result in _resolve_overlaps(text, results):
             if _is_kept_as_written(text, result):
@@ -307,7 +378,7 @@ class Deidentifier:
                     recognizer=str(metadata.get("recognizer_name", "unknown")),
                 )
             )
-        spans = [_over_joiners(text, span) for span in spans]
+        spans = [_whole_word(text, span) for span in spans]
         spans = self._propagate(text, spans, "PERSON", "SameNoteNamePropagation")
         return self._propagate(text, spans, "LOCATION", "SameNotePlacePropagation")
 

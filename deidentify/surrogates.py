@@ -69,7 +69,8 @@ REDACTION_TAGS = {
     "ID_NUMBER": "[ID]",
     "AGE": "90+",
 }
-NAME_TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+# A word of a name in any script ("Núñez", "Zoë"), so no letter of it outlives its surrogate.
+NAME_TOKEN = re.compile(r"[^\W\d_](?:[^\W\d_]|['\-])*")
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 TITLES = {"mr", "mrs", "ms", "miss", "dr", "doctor", "prof", "sir", "madam"}
 # Entity types whose values are identifiers made of digits: surrogates and pseudonyms depend on
@@ -306,13 +307,14 @@ class SurrogateGenerator:
 
         def replace(match: re.Match[str]) -> str:
             char = match.group(0)
-            if char.isdigit():
+            if char.isdigit() or not char.isalpha():
                 return next(digits)
             number = int(next(letter_digits) + next(letter_digits))
             letter = LETTERS[number % len(LETTERS)]
             return letter if char.isupper() else letter.lower()
 
-        return re.sub(r"[A-Za-z0-9]", replace, original)
+        # Every letter and digit, full-width ones (U+FF14) too, is replaced.
+        return re.sub(r"[^\W_]", replace, original)
 
     def _digit_stream(self, patient: str, value: str) -> Iterator[str]:
         """Keyed decimal digits without end; one HMAC gives about 77 of them."""

@@ -525,3 +525,37 @@ def test_invisible_and_full_width_characters_hide_no_name(deidentifier, text: st
     assert "afor" not in letters
     assert "okafor" not in unicodedata.normalize("NFKC", result.text).lower()
     assert result.text.endswith("today with the family.")
+
+
+@pytest.mark.parametrize(
+    ("text", "hidden"),
+    [
+        ("Call Dr. Okafor\u200b617-555-0199 today.", ["Okafor", "617", "0199"]),
+        ("Call 617\u200b-555-01\u200b99 today.", ["617", "0199", "01\u200b99"]),
+        ("MRN 4417\u200b283 on file.", ["4417", "283"]),
+        ("Member ID: XKH\u200b4471920 on file.", ["4471920"]),
+        ("Seen by Dr. Oka\u200ffor and Dr. Oka\u034ffor today.", ["Oka", "for "]),
+        (
+            "Member ID: XKH\uff14\uff14\uff17\uff11\uff19\uff12\uff10 on file.",
+            ["\uff14\uff14\uff17"],
+        ),
+        ("Seen by Dr. N\u00fa\u00f1ez and Dr. Gri\ufb03th today.", ["\u00fa\u00f1", "\ufb03th"]),
+        ("Dr. Okafor 617-555-0199", ["Okafor", "617-555", "0199"]),
+    ],
+    ids=[
+        "zero-width-between-name-and-phone",
+        "zero-width-inside-phone",
+        "zero-width-inside-record-number",
+        "zero-width-inside-code",
+        "direction-and-joiner-marks",
+        "full-width-digits",
+        "non-ascii-letters-in-names",
+        "phone-after-name",
+    ],
+)
+def test_identifier_hidden_by_unicode_is_replaced(
+    deidentifier, text: str, hidden: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    result = deidentifier.deidentify(text, patient_id="p-hidden")
+    for value in hidden:
+        assert value not in result.text
