@@ -92,7 +92,7 @@ def strip_invisible(text: str) -> tuple[str, list[int] | None]:
     character stood (None when nothing was removed).
 
     A zero-width space, a direction mark or a combining accent inside "Okafor" or "4417283" is
-    invisible to a reader but splits the word for every recognizer; detection reads the text
+    invisible to a reader but splits the word for every recognizer. So detection reads the text
     without them and maps its spans back.
     """
     if text.isascii():

@@ -86,9 +86,11 @@ PATTERNS = {entity: _label_pattern(labels) for entity, labels in LABELS.items()}
 
 
 def _is_code(code: str) -> bool:
-    """Return whether a labelled code can be an identifier: a code of digits alone needs five,
-    so "Medicare 2019" (a year) and "visit # 12" (a count) stay, and a quantity with its unit
-    is none."""
+    """Return whether a labelled code can be an identifier.
+
+    A code of digits alone needs five digits, so "Medicare 2019" (a year) and "visit # 12" (a
+    count) stay. A quantity with its unit, a dosing frequency and a clinical term are no codes.
+    """
     digits = re.sub(r"[\-/]", "", code)
     if NUMBER_AND_UNIT.fullmatch(code) or CLINICAL_CODE.fullmatch(code):
         return False  # "24hr", "140s", "2L", "q4hr", "100-200mg"
