@@ -138,3 +138,20 @@ def test_codes_leave_no_trace_in_text_logs_or_trace(deidentifier, caplog) -> Non
     }
     # The labels stay readable; only the codes change.
     assert "Member ID:" in result.text and "serial #" in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tel 030 1234 5678 after six", ["030 1234 5678"]),
+        ("my mobile is (02) 9876-5432.", ["(02) 9876-5432"]),
+        ("fax 0612345678 to the clinic", ["0612345678"]),
+        ("call me at 06.12.34.56.78 please", ["06.12.34.56.78"]),
+        ("Call MD for SBP > 180 or HR 120.", []),
+        ("cell count 12 000, fax sent 3 pages at 1400", []),
+    ],
+    ids=["spaced", "parentheses", "unbroken", "dotted", "call-md", "counts-after-cue-words"],
+)
+def test_phone_numbers_after_a_phone_word(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    spans = [s for s in deidentifier.detect(text) if s.entity_type == "PHONE_NUMBER"]
+    assert [text[s.start : s.end] for s in spans] == expected

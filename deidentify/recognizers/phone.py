@@ -5,7 +5,17 @@ code is unassigned. Surrogate and mistyped numbers in notes are still identifier
 recognizer matches the shape alone.
 """
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+# Words right before a phone number written in any layout.
+PHONE_CUE = (
+    r"(?i:phone|telephone|tel|mobile|cell|cellphone|fax|landline|whatsapp|"
+    r"call\s+(?:me|us|her|him|them)\s+(?:at|on)|reach\s+(?:me|us|her|him|them)\s+(?:at|on))"
+)
+# Digits a number after a phone word must have: the shortest local numbers and E.164's maximum.
+MIN_CUED_DIGITS = 7
+MAX_CUED_DIGITS = 15
 
 
 class ShapePhoneRecognizer(PatternRecognizer):
@@ -24,6 +34,13 @@ class ShapePhoneRecognizer(PatternRecognizer):
             "phone_international",
             r"(?<![\w+])\+\d{1,3}(?:[\s.-]?\(\d{1,4}\))?(?:[\s.-]?\d{1,5}){2,5}\b",
             0.7,
+        ),
+        # Digits in groups right after a phone word, in any national layout ("tel 030 1234 5678",
+        # "mobile (02) 9876-5432", "fax 0612345678"); 7 to 15 digits, checked in `analyze`.
+        Pattern(
+            "phone_after_cue",
+            rf"(?<=\b{PHONE_CUE}\b[^\d\n]{{0,20}})\(?\d{{2,12}}\)?(?:[\s.-]{{1,2}}\d{{2,8}}){{0,4}}\b",
+            0.6,
         ),
         # Extensions ("x45") after a number; Presidio compiles with the `regex` module, which
         # allows this variable-width look-behind.
@@ -46,6 +63,23 @@ class ShapePhoneRecognizer(PatternRecognizer):
             context=self.CONTEXT,
             name="ShapePhoneRecognizer",
         )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        kept = []
+        for result in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            explanation = result.analysis_explanation
+            if explanation is not None and explanation.pattern_name == "phone_after_cue":
+                digits = sum(char.isdigit() for char in text[result.start : result.end])
+                if not MIN_CUED_DIGITS <= digits <= MAX_CUED_DIGITS:
+                    continue
+            kept.append(result)
+        return kept
 
     def validate_result(self, pattern_text: str) -> bool | None:
         """Reject an international match with fewer than 8 or more than 15 digits (E.164)."""
