@@ -87,6 +87,16 @@ def _fold_char(char: str) -> str:
     return folded if len(folded) == 1 else char
 
 
+def readable_text(text: str) -> str:
+    """Return the same-length copy of `text` that the recognizers and spaCy read.
+
+    A lone surrogate (from a JSON "\\ud800" escape) cannot be encoded, and spaCy's tokenizer
+    raises on it, so U+FFFD takes its place. Compatibility characters are folded
+    (`fold_same_length`).
+    """
+    return fold_same_length(LONE_SURROGATE.sub("\ufffd", text))
+
+
 def strip_invisible(text: str) -> tuple[str, list[int] | None]:
     """Return `text` without format characters and combining marks, and where each kept
     character stood (None when nothing was removed).
@@ -116,9 +126,7 @@ def analyze(
     match that lies inside a higher-scoring spaCy span. The upper-case and truecased copies of
     an uncased text have its length, so every offset holds.
     """
-    # A lone surrogate (from a JSON "\\ud800" escape) cannot be encoded, and spaCy's tokenizer
-    # raises on it; U+FFFD takes its place and keeps every offset.
-    text = fold_same_length(LONE_SURROGATE.sub("\ufffd", text))
+    text = readable_text(text)
     uncased = is_uncased(text)
     if uncased:
         truecased = truecase(text)
@@ -150,7 +158,7 @@ def _coordinated_names(
     """Return the names joined to a found name by "and" ("okafor and brixa", "Vance & Okafor").
 
     The other word must be a census name that is no English word, a word in no list, or a first
-    name written as one; "Hartwell and Lasix" keeps the drug.
+    name written as one. So "Hartwell and Lasix" keeps the drug.
     """
     found = []
     for result in results:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
 
-from deidentify.analysis import LONE_SURROGATE, fold_same_length, strip_invisible
+from deidentify.analysis import readable_text, strip_invisible
 from deidentify.casing import is_uncased, truecase
 from deidentify.deidentifier import Deidentifier, DeidResult, Span
 
@@ -53,8 +53,8 @@ def spacy_input(text: str) -> str:
     never correctness, because unprepared strings are parsed on request.
     """
     visible, _ = strip_invisible(text)
-    text = fold_same_length(LONE_SURROGATE.sub("\ufffd", visible))
-    return truecase(text) if is_uncased(text) else text
+    readable = readable_text(visible)
+    return truecase(readable) if is_uncased(readable) else readable
 
 
 class PreparedNlpEngine(NlpEngine):

@@ -225,7 +225,7 @@ def _is_kept_as_written(text: str, result: RecognizerResult) -> bool:
     titled = metadata.get("recognizer_name") == "TitledNameRecognizer"
     if not titled and _is_allowed(result.entity_type, fragment):
         return True
-    if result.entity_type == "AGE" and fragment.isdigit() and int(fragment) <= 89:
+    if result.entity_type == "AGE" and fragment.isdigit() and int(fragment) <= MAX_AGE:
         return True  # not an identifier under Safe Harbor, so neither replaced nor reported
     if result.entity_type == "PERSON" and metadata.get("recognizer_name") == "SpacyRecognizer":
         # spaCy types a lone country or state a person now and then ("going to Bermuda").

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
@@ -21,6 +21,7 @@ from deidentify.lexicons import (
     is_name_or_unknown,
     is_unknown_word,
 )
+from deidentify.recognizers.results import CasedPatternRecognizer
 
 # Phrases after which a clinician's name follows. "by" and "with" alone are too common.
 BEFORE_NAME = (
@@ -52,7 +53,7 @@ NOT_BEFORE_FIRST_NAME = re.compile(
 )
 
 
-class CareTeamNameRecognizer(PatternRecognizer):
+class CareTeamNameRecognizer(CasedPatternRecognizer):
     """Detect a clinician's name next to a care-team phrase (entity `PERSON`)."""
 
     ENTITY = "PERSON"
@@ -69,14 +70,6 @@ class CareTeamNameRecognizer(PatternRecognizer):
         ),
         Pattern("first_name_before_verb", rf"\b{WORD_SHAPE}(?=\s{PERSON_VERBS}\b)", 0.6),
     ]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-            name="CareTeamNameRecognizer",
-        )
 
     def analyze(
         self,

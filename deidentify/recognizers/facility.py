@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
@@ -25,6 +25,7 @@ from deidentify.lexicons import (
     is_unknown_word,
     place_names,
 )
+from deidentify.recognizers.results import CasedPatternRecognizer
 
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 FACILITY = (
@@ -42,7 +43,7 @@ FACILITY_WORDS = frozenset(
 )
 
 
-class FacilityRecognizer(PatternRecognizer):
+class FacilityRecognizer(CasedPatternRecognizer):
     """Detect named facilities (entity `LOCATION`)."""
 
     ENTITY = "LOCATION"
@@ -52,14 +53,6 @@ class FacilityRecognizer(PatternRecognizer):
         # a number ("1 ST DEGREE").
         Pattern("saint_name", r"(?<!\d\s)\b(?:St|ST|st)\.?\s[A-Za-z][A-Za-z'\-]+", 0.5),
     ]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-            name="FacilityRecognizer",
-        )
 
     def analyze(
         self,

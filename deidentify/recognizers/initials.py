@@ -8,17 +8,16 @@ body there.
 
 from __future__ import annotations
 
-import re
-
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 
 from deidentify.lexicons import is_first_name, is_known_name, is_name_or_unknown, is_unknown_word
+from deidentify.recognizers.results import CasedPatternRecognizer
 
 # Just above spaCy's 0.85, so that where spaCy types "d. okafor" as a place, the initial wins.
 SCORE = 0.86
 
 
-class InitialNameRecognizer(PatternRecognizer):
+class InitialNameRecognizer(CasedPatternRecognizer):
     """Detect an initial with a period followed by a surname (entity `PERSON`)."""
 
     ENTITY = "PERSON"
@@ -29,14 +28,6 @@ class InitialNameRecognizer(PatternRecognizer):
             SCORE,
         ),
     ]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-            name="InitialNameRecognizer",
-        )
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
         surname = pattern_text[2:].strip()

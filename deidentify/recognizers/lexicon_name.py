@@ -89,7 +89,7 @@ class LexiconNameRecognizer(LocalRecognizer):
                 continue
             surname = right.group(0).rstrip("-'")
             if CONTRACTION.search(surname):
-                continue  # "HOPE YOU'RE", which no list holds in that form
+                continue  # "HOPE YOU'RE", which no word list contains in that form
             if len(surname) < MIN_UNKNOWN_SURNAME or not is_unknown_word(surname):
                 continue
             if left.group(0).lower() not in KINSHIP_WORDS:

@@ -8,35 +8,24 @@ HOUSE" yields nothing.
 
 from __future__ import annotations
 
-import re
-
-from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
 from deidentify.lexicons import clinical_words, is_known_name, is_unknown_word, place_names
-from deidentify.recognizers.results import keep_leading_words
+from deidentify.recognizers.results import CasedPatternRecognizer, keep_leading_words
 
 PLACE = r"[A-Z][a-zA-Z'\-]+(?:\s+[A-Z][a-zA-Z'\-]+){0,2}"
 RESIDENCE = r"(?i:lives? in|live over in|moved to|moved here from|resides in)"
 
 
-class ResidenceLocationRecognizer(PatternRecognizer):
+class ResidenceLocationRecognizer(CasedPatternRecognizer):
     """Detect towns and cities after residence phrases (entity `LOCATION`)."""
 
     ENTITY = "LOCATION"
     PATTERNS = [
         Pattern("residence_phrase", rf"(?<=\b{RESIDENCE}\s){PLACE}", 0.6),
     ]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            # Case matters here: a name or place starts with a capital letter.
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-            name="ResidenceLocationRecognizer",
-        )
 
     def analyze(
         self,

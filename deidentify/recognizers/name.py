@@ -5,9 +5,7 @@ and signature lines ending in a credential ("s. roberto rrt"). The span covers t
 never the title or credential.
 """
 
-import re
-
-from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.lexicons import (
@@ -19,6 +17,7 @@ from deidentify.lexicons import (
     is_unknown_word,
     person_names,
 )
+from deidentify.recognizers.results import CasedPatternRecognizer
 
 CAPITALIZED = r"[A-Z][a-zA-Z'\-]+"
 # A second name token must be in title case: in upper-case notes the word after a name is as
@@ -39,7 +38,7 @@ NOT_AFTER_CREDENTIAL = (
 CREDENTIAL_PATTERNS = ("name_before_credential", "name_before_inline_credential")
 
 
-class TitledNameRecognizer(PatternRecognizer):
+class TitledNameRecognizer(CasedPatternRecognizer):
     """Detect names after titles and introductions (entity `PERSON`).
 
     The scores sit above spaCy's 0.85 so that, where spaCy labels the same words a LOCATION,
@@ -87,15 +86,6 @@ class TitledNameRecognizer(PatternRecognizer):
             0.6,
         ),
     ]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            # Case matters here: a name or place starts with a capital letter.
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-            name="TitledNameRecognizer",
-        )
 
     def analyze(
         self,

@@ -5,9 +5,7 @@ Czyzewicz", "caregiver, Barbara". The name must start with a capital letter, bec
 lower-case text the word after "son" is far more often a verb than a name.
 """
 
-import re
-
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
 from deidentify.lexicons import (
@@ -19,6 +17,7 @@ from deidentify.lexicons import (
     is_unknown_word,
     person_names,
 )
+from deidentify.recognizers.results import CasedPatternRecognizer
 
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 
@@ -31,7 +30,7 @@ RELATIONSHIPS = (
 NAME = r"[A-Z][A-Za-z'\-]+(?:\s[A-Z][a-z][A-Za-z'\-]*)?"
 
 
-class RelativeNameRecognizer(PatternRecognizer):
+class RelativeNameRecognizer(CasedPatternRecognizer):
     """Detect a name that follows a relationship word (entity `PERSON`)."""
 
     ENTITY = "PERSON"
@@ -49,14 +48,6 @@ class RelativeNameRecognizer(PatternRecognizer):
             0.6,
         ),
     ]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-            name="RelativeNameRecognizer",
-        )
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
         # Without letter case the word after the cue is as often a verb or a clinical word

@@ -1,10 +1,31 @@
 """Build Presidio results for medsum's recognizers, and cut pattern matches to their name words."""
 
+import re
 from collections.abc import Callable
+from typing import ClassVar
 
-from presidio_analyzer import AnalysisExplanation, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, Pattern, PatternRecognizer, RecognizerResult
 
 from deidentify.lexicons import WORD
+
+
+class CasedPatternRecognizer(PatternRecognizer):
+    """A pattern recognizer of one entity type whose patterns match letter case as written.
+
+    Presidio's default flags ignore case, but here a name or place starts with a capital letter.
+    Subclasses set ENTITY and PATTERNS, and the recognizer's name is the class name.
+    """
+
+    ENTITY: ClassVar[str]
+    PATTERNS: ClassVar[list[Pattern]]
+
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=self.PATTERNS,
+            global_regex_flags=re.DOTALL | re.MULTILINE,
+            name=type(self).__name__,
+        )
 
 
 def make_result(
@@ -52,15 +73,15 @@ def keep_leading_words(
     is_part: Callable[[str], bool],
     *,
     first: int = 0,
-    most: int | None = None,
+    max_words: int | None = None,
 ) -> RecognizerResult | None:
     """Cut `result` after its leading words for which `is_part` holds, or drop it (None).
 
-    The `first` words count whatever they are (a hospital's name up to "Hospital"); at most
-    `most` words are checked.
+    The `first` words count whatever they are (a hospital's name up to "Hospital"). At most
+    `max_words` words are checked.
     """
     words = list(WORD.finditer(text, result.start, result.end))
-    limit = len(words) if most is None else min(len(words), most)
+    limit = len(words) if max_words is None else min(len(words), max_words)
     count = first
     while count < limit and is_part(words[count].group(0)):
         count += 1

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
 from deidentify.lexicons import WORD, clinical_words, is_misspelling
+from deidentify.recognizers.results import CasedPatternRecognizer
 
 STREET_TYPE = (
     r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
@@ -37,7 +38,7 @@ NOT_STREET_NAMES = frozenset(
 )  # fmt: skip
 
 
-class StreetAddressRecognizer(PatternRecognizer):
+class StreetAddressRecognizer(CasedPatternRecognizer):
     """Detect a street address (entity `LOCATION`)."""
 
     ENTITY = "LOCATION"
@@ -54,14 +55,6 @@ class StreetAddressRecognizer(PatternRecognizer):
             SCORE,
         ),
     ]
-
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-            name="StreetAddressRecognizer",
-        )
 
     def invalidate_result(self, pattern_text: str) -> bool | None:
         # An order or a measurement has a clinical word or a unit where a street has its name.

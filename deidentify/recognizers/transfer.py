@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
@@ -25,7 +25,7 @@ from deidentify.lexicons import (
     person_names,
     place_names,
 )
-from deidentify.recognizers.results import keep_leading_words
+from deidentify.recognizers.results import CasedPatternRecognizer, keep_leading_words
 
 STOP_WORDS = frozenset(word.lower() for word in SPACY_STOP_WORDS)
 # "trans?fer" also covers the common misspellings "transfered" and "tranfered".
@@ -66,7 +66,7 @@ MAX_INITIALS = 4
 SCORE = 0.86
 
 
-class TransferLocationRecognizer(PatternRecognizer):
+class TransferLocationRecognizer(CasedPatternRecognizer):
     """Detect the place after "transferred to", "admitted from" and similar (entity `LOCATION`)."""
 
     ENTITY = "LOCATION"
@@ -106,14 +106,6 @@ class TransferLocationRecognizer(PatternRecognizer):
         ),
     ]
 
-    def __init__(self) -> None:
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-            name="TransferLocationRecognizer",
-        )
-
     def analyze(
         self,
         text: str,
@@ -137,7 +129,7 @@ class TransferLocationRecognizer(PatternRecognizer):
                 result,
                 lambda word: self._is_place_word(word, uncased),
                 first=first,
-                most=MAX_PLACE_WORDS,
+                max_words=MAX_PLACE_WORDS,
             )
             if trimmed is not None:
                 kept.append(trimmed)
