@@ -28,7 +28,7 @@ SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)[^A-Za-z\n]*([A-Za-z])", re.MULTILIN
 MAX_PLACE_WORDS = 3
 
 
-# Every recognizer asks about the same text, so the last few answers are kept.
+# Every recognizer checks the same text, so the last few results are cached.
 @lru_cache(maxsize=8)
 def is_uncased(text: str) -> bool:
     """Return whether `text` is (almost) all capitals, or lower case at sentence starts."""

@@ -53,7 +53,7 @@ def name_pseudonyms(generator: SurrogateGenerator, original: str, patient: str) 
     """Replace each word of a name by its own keyed token, keeping titles and punctuation.
 
     "Jane Roe", "ROE, JANE" and a FHIR family name "Roe" then share the token for "Roe", as a
-    surrogate name shares its surname; a whole-span token would differ for each spelling.
+    surrogate name shares its surname. A token for the whole span would differ per spelling.
     """
     return NAME_TOKEN.sub(
         lambda match: (
