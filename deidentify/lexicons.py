@@ -94,6 +94,10 @@ def english_words() -> frozenset[str]:
     common = {word for word in web2 if word.islower()}
     stop_words = {word.lower() for word in SPACY_STOP_WORDS}
     extra = read_term_file("english_extra.txt")
+    # web2 contains many first names in lower case for rare senses ("mary", "lucy"). In a note
+    # they are names, so only the first names with a frequent word sense stay words.
+    rare_senses = first_names() - read_term_file("first_name_words.txt")
+    common -= rare_senses
     return frozenset(common | stop_words | extra | clinical_words() | drug_names())
 
 

@@ -559,3 +559,74 @@ def test_identifier_hidden_by_unicode_is_replaced(
     result = deidentifier.deidentify(text, patient_id="p-hidden")
     for value in hidden:
         assert value not in result.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Last seen in clinic 11/21.93 for follow-up.", ["11/21.93"]),
+        ("Oriented x3, states it's 2019 and knows the month.", ["2019"]),
+        ("Asked the year, said its 1998.", ["1998"]),
+        ("INITIAL VENT SETTINGS 650X10X100%X5/5.02 NOW.", []),
+        ("Takes 1/2.5 mg tab at night.", []),
+        ("Its 2000 hrs dose given.", []),
+    ],
+    ids=[
+        "decimal-before-year",
+        "year-after-its",
+        "year-after-misspelled-its",
+        "ventilator-decimal",
+        "fraction-decimal",
+        "clock-time-after-its",
+    ],
+)
+def test_dotted_dates_and_stated_years(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "DATE") == expected
+
+
+def test_rare_sense_first_names_are_names() -> None:
+    # web2 lists "nancy" and "mary" in lower case; a note means the person.
+    assert not is_english("nancy")
+    assert not is_english("MARY")
+    # First names whose word sense is common stay words.
+    for word in ("rose", "hope", "mark", "amber", "iris", "frank"):
+        assert is_english(word), word
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "PT TO BE SEEN BY CASE MANAGEMENT ON MONDAY (NANCY IS ON VACATION). FAMILY AWARE OF "
+            "PLAN. BP ROSE TO 150 AFTER TURNING, NO HOPE OF WEANING TODAY.",
+            ["NANCY"],
+        ),
+        ('S: "Nancy, I know where I am." O: calm.', ["Nancy"]),
+        ('S: "Okay, I know where I am." Hi Doctor, see the plan.', []),
+    ],
+    ids=["upper-case-first-name", "name-addressed-in-quote", "addressed-words-that-are-no-names"],
+)
+def test_first_names_without_cues(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "PERSON") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('S: "Nancy, I know where I am."', ["Nancy"]),
+        ("Hi Okafor, the labs are back.", ["Okafor"]),
+        ('S: "Okay, I know." Hi Doctor, thanks. Hi Mom, hello.', []),
+        ("Dear Rose, the results are back.", ["Rose"]),
+    ],
+    ids=["first-name-in-quote", "surname-after-greeting", "words-after-greetings", "word-name"],
+)
+def test_addressed_names(text: str, expected: list[str]) -> None:
+    from deidentify.recognizers.name import TitledNameRecognizer
+
+    results = TitledNameRecognizer().analyze(text, ["PERSON"])
+    addressed = [
+        text[r.start : r.end]
+        for r in results
+        if r.analysis_explanation and r.analysis_explanation.pattern_name == "name_addressed"
+    ]
+    assert addressed == expected

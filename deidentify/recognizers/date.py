@@ -60,6 +60,13 @@ class ClinicalDateRecognizer(PatternRecognizer):
             r"\b(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12]\d|3[01])[/-](?:\d{4}|\d{2})\b",
             0.85,
         ),
+        # A two-digit year after a decimal point, a slip of the key next to "/" ("11/21.93").
+        # Not a decimal with one or three digits ("1/2.5", "5/5.125").
+        Pattern(
+            "date_mdy_dotted",
+            r"(?<![\d/.])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])\.\d{2}(?![\d.,%]|\s?%)",
+            0.5,
+        ),
         Pattern("date_iso", r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b", 0.85),
         Pattern(
             # Neither after a one-digit whole number ("1 1/2 hours", but "stent x2 8/7" is a
@@ -94,7 +101,7 @@ class ClinicalDateRecognizer(PatternRecognizer):
         # clock time: "at 2000", "@ 1930" and "0700->1930" have other words before them.
         Pattern(
             "year_after_cue",
-            r"(?<=\b(?i:in|of|since|year|yr|until|circa)\s)(?:19[0-9]|20[0-4])\d\b"
+            r"(?<=\b(?i:in|of|since|year|yr|until|circa|it's|its|it\s+is)\s)(?:19[0-9]|20[0-4])\d\b"
             r"(?!\s?(?:->|-\s?\d|:\d|(?i:hrs?|h|hours?)\b))",
             0.5,
         ),
@@ -148,7 +155,7 @@ class ClinicalDateRecognizer(PatternRecognizer):
         after = text[result.end : result.end + RATIO_CONTEXT_CHARS]
         if explanation.pattern_name == "date_mdy":
             return RATIO_AFTER.match(after) is not None and "%" in after[:2]
-        if explanation.pattern_name not in ("date_md", "date_month_short_year"):
+        if explanation.pattern_name not in ("date_md", "date_month_short_year", "date_mdy_dotted"):
             return False
         if VENTILATOR_SETTING.search(before) or PAIN_SCORE.search(before):
             return True
@@ -156,7 +163,8 @@ class ClinicalDateRecognizer(PatternRecognizer):
             return True
         if explanation.pattern_name == "date_month_short_year":
             return False
-        month, day = (int(part) for part in text[result.start : result.end].split("/"))
+        month_day = text[result.start : result.end].split(".")[0]
+        month, day = (int(part) for part in month_day.split("/"))
         score = day == SCORE_DENOMINATOR and month <= SCORE_DENOMINATOR
         if (month == day or score) and not STRONG_DATE_CUE.search(before):
             return True  # "5/5" (pressure support over PEEP, strength) and scores out of ten

@@ -78,6 +78,13 @@ class TitledNameRecognizer(CasedPatternRecognizer):
         # Informal notes write "dr. mahn" or "dr.ayoub"; a stop word after "dr" is dropped later.
         # "dr" must end in a period or a space, or "drink" would yield "ink".
         Pattern("name_after_dr_any_case", r"(?<=\b(?i:dr)(?:\.\s?|\s))[A-Za-z][a-z'\-]{2,}\b", 0.6),
+        # A person addressed at the start of quoted speech or after a greeting ('"Ruth, I know',
+        # "Hi Ruth,"). The word must be a first name or a census name that is no English word.
+        Pattern(
+            "name_addressed",
+            r"(?<=[\"“]|\b(?i:hi|hello|hey|dear|thanks|thank you),?\s)[A-Z][a-z'\-]+(?=,)",
+            0.6,
+        ),
         # A signature line: a name, then a credential at the end of the line ("s. roberto rrt").
         Pattern(
             "name_before_credential",
@@ -95,7 +102,21 @@ class TitledNameRecognizer(CasedPatternRecognizer):
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        return [result for result in results if not self._is_weak_credential_match(text, result)]
+        return [
+            result
+            for result in results
+            if not self._is_weak_credential_match(text, result)
+            and not self._is_weak_address(text, result)
+        ]
+
+    @staticmethod
+    def _is_weak_address(text: str, result: RecognizerResult) -> bool:
+        """Return whether an addressed word is no name ('"Okay, I know", "Hi Doctor,")."""
+        explanation = result.analysis_explanation
+        if explanation is None or explanation.pattern_name != "name_addressed":
+            return False
+        word = text[result.start : result.end]
+        return not (is_known_name(word) or is_first_name(word))
 
     @staticmethod
     def _is_weak_credential_match(text: str, result: RecognizerResult) -> bool:
