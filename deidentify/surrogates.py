@@ -34,6 +34,31 @@ CITY_POOL = [
     "Ashford", "Brookfield", "Cedar Grove", "Dalton", "Easton", "Glenwood", "Hillcrest", "Kingston",
     "Maplewood", "Northfield", "Oak Ridge", "Pinehurst", "Redmond", "Stonebridge", "Westbury",
 ]  # fmt: skip
+# Street names for address surrogates ("27 Alder St." may become "418 Sorrel St.").
+STREET_POOL = [
+    "Acorn", "Bramble", "Clover", "Driftwood", "Fernhill", "Foxglove", "Heather", "Holly",
+    "Juniper", "Lilac", "Meadowlark", "Orchard", "Primrose", "Quarry", "Rosewood", "Sorrel",
+    "Thistle", "Vine", "Wildflower", "Yarrow",
+]  # fmt: skip
+# Words of an address that tell what kind of place it is and stay as written ("St.", "Apt").
+ADDRESS_KIND_WORDS = frozenset(
+    {"street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "lane", "ln", "drive",
+     "dr", "court", "courts", "ct", "way", "place", "pl", "terrace", "ter", "parkway", "pkwy",
+     "highway", "hwy", "circle", "cir", "square", "sq", "trail", "trl", "ridge", "crossing",
+     "xing", "loop", "path", "pike", "row", "alley", "aly", "heights", "hts", "plaza", "plz",
+     "crescent", "close", "mews", "walk", "grove", "gardens", "landing", "commons", "cove",
+     "flats", "estates", "turnpike", "tpke", "route", "rte", "freeway", "fwy", "expressway",
+     "expy", "north", "south", "east", "west", "n", "s", "e", "w", "ne", "nw", "se", "sw",
+     "apt", "apartment", "suite", "ste", "unit", "box", "p", "o", "post", "office", "psc", "cmr",
+     "via", "viale", "vicolo", "piazza", "piazzetta", "corso", "calle", "carrer", "avenida",
+     "rua", "travessa", "largo", "rue", "chemin", "ulica", "ul", "aleja", "al"}
+)  # fmt: skip
+# Street types written as the end of a street's name; an address surrogate keeps them.
+STREET_SUFFIXES = (
+    "strasse", "straße", "gasse", "weg", "vej", "vænget", "gata", "gatan", "gade", "stræde",
+    "veien", "vegen", "vägen", "tie", "kuja", "katu", "laan", "straat", "plein", "gracht",
+    "allee", "platz", "torget", "polku",
+)  # fmt: skip
 MAX_DATE_SHIFT_DAYS = 365
 DATE_FORMATS = [
     ("%m/%d/%Y", "%m/%d/%Y"),
@@ -92,7 +117,9 @@ def pool_fingerprint() -> str:
 
     A run resumed under other pools would give one patient two sets of surrogates.
     """
-    pools = "\n".join(NAME_POOL) + "\x1f" + "\n".join(CITY_POOL) + "\x1f" + LETTERS
+    pools = "\x1f".join(
+        ["\n".join(NAME_POOL), "\n".join(CITY_POOL), LETTERS, "\n".join(STREET_POOL)]
+    )
     return hashlib.sha256(pools.encode("utf-8")).hexdigest()[:16]
 
 
@@ -291,8 +318,45 @@ class SurrogateGenerator:
     def _location(self, original: str, patient: str) -> str:
         if is_zip_code(original):
             return safe_harbor_zip(original)
+        if any(char.isdigit() for char in original):
+            return self._address(original, patient)
         surrogate = self._pick(CITY_POOL, "location", patient, original.lower())
         return surrogate.upper() if original.isupper() else surrogate
+
+    def _address(self, original: str, patient: str) -> str:
+        """Return an address of the same layout: keyed numbers, surrogate street names.
+
+        Street types, unit labels and directions stay ("27 Alder St., Apt 4B" may become "418
+        Sorrel St., Apt 7K"), and a European street keeps its suffix ("Elmfordstrasse 12" may
+        become "Thistlestrasse 85"). Every number, letter and name word is replaced.
+        """
+        value = " ".join(original.lower().split())
+        digits = self._digit_stream(patient, "address:" + value)
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if token.isdigit():
+                return "".join(next(digits) for _ in token)
+            lower = token.lower()
+            if lower in ADDRESS_KIND_WORDS:
+                return token  # "St", "Apt", "N" (north), the "P" and "O" of "P.O. Box"
+            if len(token) == 1 or (token.isalnum() and not token.isalpha()):
+                return self._code(token, patient + "\x1f" + value)
+            suffix = next((end for end in STREET_SUFFIXES if lower.endswith(end)), "")
+            name = self._street_name(lower.removesuffix(suffix), patient)
+            if suffix:
+                name = name + token[len(token) - len(suffix) :]
+            return name.upper() if token.isupper() else name
+
+        return re.sub(r"[^\W_]+(?:['\-][^\W_]+)*", replace, original)
+
+    def _street_name(self, original: str, patient: str) -> str:
+        """Return a surrogate street name that differs from `original`."""
+        index = self._number("street", patient, original) % len(STREET_POOL)
+        name = STREET_POOL[index]
+        if name.lower() == original:
+            name = STREET_POOL[(index + 1) % len(STREET_POOL)]
+        return name
 
     def _digits(self, original: str, patient: str) -> str:
         digits = self._digit_stream(patient, re.sub(r"\D", "", original))

@@ -26,6 +26,7 @@ from deidentify.surrogates import (
     CITY_POOL,
     NAME_POOL,
     REDACTION_TAGS,
+    STREET_POOL,
     SurrogateGenerator,
     redaction_tag,
 )
@@ -67,6 +68,7 @@ FAMILIES = [
     ("PERSON", "Dr. Ottilie Quackenbush", r"Dr\. [A-Z][a-z]+ [A-Z][a-z]+"),
     ("LOCATION", "Fairview", "|".join(map(re.escape, CITY_POOL))),
     ("LOCATION", "02115-1234", r"021XX"),
+    ("LOCATION", "27 Alder St., Apt 4B", r"\d\d [A-Z][a-z]+ St\., Apt \d[A-Z]"),
     ("DATE", "03/14/2021", r"\d\d/\d\d/\d{4}"),
     ("AGE", "93", r"90\+"),
     ("PHONE_NUMBER", "(617) 555-0142", r"\(\d{3}\) \d{3}-\d{4}"),
@@ -127,9 +129,11 @@ def test_action_per_entity_family(
     assert re.fullmatch(expected, replacement.text), replacement.text
     assert replacement.text != original
     assert original not in replacement.text
-    # Names must not survive even in part; "MRN" and the URL's words are labels, not PHI.
+    # Names must not survive even in part. "MRN", the URL's words and an address's street type
+    # and unit label are labels, not PHI.
+    labels = {"mrn", "www", "org", "net", "example", "clinic", "apt"}
     for word in re.findall(r"[A-Za-z]{3,}", original):
-        if word.lower() not in {"mrn", "www", "org", "net", "example", "clinic"}:
+        if word.lower() not in labels:
             assert word not in replacement.text
 
 
@@ -657,3 +661,34 @@ def test_surrogate_pool_has_no_places_or_drugs() -> None:
     assert not pool & region_names()
     assert not pool & {town.lower() for town in CITY_POOL}
     assert not pool & drug_names()
+
+
+@pytest.mark.parametrize(
+    ("address", "shape"),
+    [
+        ("4410 OLD MILL RD", r"\d{4} [A-Z]+ [A-Z]+ RD"),
+        ("P.O. Box 255", r"P\.O\. Box \d{3}"),
+        ("PSC 6477, Box 2981", r"PSC \d{4}, Box \d{4}"),
+        ("Elmfordstrasse 12", r"[A-Z][a-z]+strasse \d\d"),
+        ("Via Elmford Brixa 71", r"Via [A-Z][a-z]+ [A-Z][a-z]+ \d\d"),
+    ],
+)
+def test_address_surrogate_keeps_layout(address: str, shape: str) -> None:
+    generator = SurrogateGenerator(b"k" * 32)
+    surrogate = generator.surrogate("LOCATION", address, "patient-1")
+    assert re.fullmatch(shape, surrogate), surrogate
+    # The same patient gets the same address back, another patient another one.
+    assert generator.surrogate("LOCATION", address, "patient-1") == surrogate
+    assert generator.surrogate("LOCATION", address, "patient-2") != surrogate
+    address_labels = {"RD", "P", "O", "Box", "PSC", "Via"}
+    for word in re.findall(r"[^\W_]+", address):
+        if word not in address_labels:
+            assert not re.search(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", surrogate), word
+
+
+def test_street_pool_is_apart_from_other_pools() -> None:
+    streets = {name.lower() for name in STREET_POOL}
+    assert not streets & {name.lower() for name in NAME_POOL}
+    assert not streets & {town.lower() for town in CITY_POOL}
+    assert not streets & region_names()
+    assert not streets & drug_names()

@@ -308,7 +308,7 @@ def test_spacy_spans_in_cased_text(deidentifier, text: str, entity: str, expecte
         ("Yankauer at bedside, x-ray done.", "PERSON", []),
         ("PT LIVES IN WORCESTER WITH WIFE.", "LOCATION", ["WORCESTER"]),
         ("Lives at 118 Larkspur Lane, Apt 4B, Elmford, WI 53809.", "LOCATION",
-         ["118 Larkspur Lane", "Elmford", "53809"]),
+         ["118 Larkspur Lane", "Apt 4B", "Elmford", "53809"]),
         ("TRANSFERRED TO 7 BRIXWORTH FROM MICU.", "LOCATION", ["BRIXWORTH"]),
     ],
     ids=[
@@ -630,3 +630,78 @@ def test_addressed_names(text: str, expected: list[str]) -> None:
         if r.analysis_explanation and r.analysis_explanation.pattern_name == "name_addressed"
     ]
     assert addressed == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mail goes to Apt. 4B, 27 Alder St.", ["Apt. 4B", "27 Alder St."]),
+        ("Her office is Suite 300 downstairs.", ["Suite 300"]),
+        (
+            "Send records to P.O. Box 255 or PSC 6477, Box 2981.",
+            ["P.O. Box 255", "PSC 6477, Box 2981"],
+        ),
+        ("Lives at 9 Brixworth Crossing with his son.", ["9 Brixworth Crossing"]),
+        ("Lives at Elmfordstrasse 12 with his son.", ["Elmfordstrasse 12"]),
+        ("Address: Höfðagata 39 and Brixvej 4.", ["Höfðagata 39", "Brixvej 4"]),
+        ("Visiting from Via Elmford Brixa 71 this week.", ["Via Elmford Brixa 71"]),
+        ("Moved from ul. Brixa 53 last year.", ["ul. Brixa 53"]),
+        ("Via NGT 20 mL flush given. Necktie 2 noted.", []),
+        ("Transferred to unit 4 today; Suite 3.5 mg order clarified.", []),
+    ],
+    ids=[
+        "apartment",
+        "suite",
+        "post-boxes",
+        "us-street-type",
+        "suffix-street",
+        "any-script-suffix-street",
+        "prefix-street",
+        "prefix-abbreviation",
+        "clinical-look-alikes",
+        "hospital-unit-and-decimal",
+    ],
+)
+def test_address_layouts(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "LOCATION") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("She grew up in Aalborg and moved here.", ["Aalborg"]),
+        ("Originally from Poznań, she works nights.", ["Poznań"]),
+        ("He is visiting from Tromsø with family.", ["Tromsø"]),
+        ("Seen in March; IgA deficiency noted; soaks in Epsom salt.", []),
+        ("PT WITH IGA DEFICIENCY, SOAKS IN EPSOM SALT. AUS NOTED.", []),
+    ],
+    ids=[
+        "town-outside-the-us",
+        "origin-any-script",
+        "visiting-from",
+        "cased-look-alikes",
+        "upper-case",
+    ],
+)
+def test_towns_outside_the_united_states(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert detected(deidentifier, text, "LOCATION") == expected
+
+
+def test_addresses_absent_from_output_and_logs(deidentifier, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    parts = ["Apt. 4B", "P.O. Box 255", "Elmfordstrasse 12", "Via Elmford Brixa 71", "Aalborg"]
+    text = (
+        f"Lives at {parts[2]}, {parts[0]}; mail to {parts[1]}. "
+        f"Sister at {parts[3]}. Grew up in {parts[4]}."
+    )
+    result = deidentifier.deidentify(text, patient_id="patient-7")
+    trace = repr([span.to_json() for span in result.spans])
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for part in parts:
+        assert part not in result.text
+        assert part not in logged
+        assert part not in trace
+    for word in ("Elmfordstrasse", "Brixa", "255", "4B"):
+        assert word not in result.text

@@ -41,7 +41,7 @@ LABELS = {
     ),
     "ACCOUNT_NUMBER": (
         r"account{n}|acct\.?(?:{n})?|billing{w}|claim{n}|encounter{w}|visit{w}|"
-        r"fin\s*[:#]|csn\s*[:#]|har\s*[:#]"
+        r"fin\s*[:#]|csn\s*[:#]|har\s*[:#]|(?:credit\s*|debit\s*|bank\s*)?card(?:{n})?|cc{w}"
     ),
     "LICENSE_NUMBER": (
         r"driver'?s?\s*licen[cs]e(?:{n})?|licen[cs]e{n}|dl\s*[:#]|certificate{w}|"

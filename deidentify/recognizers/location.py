@@ -1,4 +1,4 @@
-"""Places of residence or origin named after "live in", "from", "moved to" and similar phrases.
+"""Places of residence or origin after "live in", "moved to", "grew up in" and similar phrases.
 
 "I live over in Fairview", "PT LIVES IN WORCESTER WITH WIFE". In cased text the place is up to
 three capitalized words. In uncased text it is the leading words that are a lexicon place, a
@@ -15,8 +15,12 @@ from deidentify.casing import is_uncased
 from deidentify.lexicons import clinical_words, is_known_name, is_unknown_word, place_names
 from deidentify.recognizers.results import CasedPatternRecognizer, keep_leading_words
 
-PLACE = r"[A-Z][a-zA-Z'\-]+(?:\s+[A-Z][a-zA-Z'\-]+){0,2}"
-RESIDENCE = r"(?i:lives? in|live over in|moved to|moved here from|resides in)"
+# Up to three capitalized words in any script ("Worcester", "Poznań", "TROMSØ").
+PLACE = r"\p{Lu}[\p{L}'\-]+(?:\s+\p{Lu}[\p{L}'\-]+){0,2}"
+RESIDENCE = (
+    r"(?i:lives? in|live over in|moved to|moved here from|resides in|originally from|"
+    r"grew up in|relocated to|visiting from)"
+)
 
 
 class ResidenceLocationRecognizer(CasedPatternRecognizer):

@@ -14,12 +14,21 @@ from presidio_analyzer import LocalRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import MAX_PLACE_WORDS, is_single_spaced, is_uncased
-from deidentify.lexicons import WORD, clinical_words, is_english, is_misspelling, place_names
+from deidentify.lexicons import (
+    WORD,
+    clinical_words,
+    is_english,
+    is_misspelling,
+    place_names,
+    world_city_names,
+)
 from deidentify.recognizers.results import make_result
 
 LOCATIVE = re.compile(r"\b(?i:in|from|to|at|near|on)\s+(?i:the\s+)?\Z")
 # Characters before a place searched for a locative ("FROM THE ").
 LOCATIVE_CHARS = 12
+# Shorter names of towns outside the United States are as often abbreviations ("Aba", "Ica").
+MIN_WORLD_TOWN_LENGTH = 4
 
 
 class PlaceRecognizer(LocalRecognizer):
@@ -65,7 +74,11 @@ class PlaceRecognizer(LocalRecognizer):
                 continue
             # A dash after the name is punctuation ("FROM CAPE COD- SISTER").
             phrase = " ".join(word.group(0).lower().rstrip("-") for word in group)
-            if phrase not in place_names() or phrase in clinical_words():
+            if phrase in clinical_words():
+                continue
+            if phrase not in place_names():
+                if not uncased and self._is_world_town(phrase, group):
+                    return size
                 continue
             english = [is_english(word.group(0).rstrip("-")) for word in group]
             before = text[max(0, group[0].start() - LOCATIVE_CHARS) : group[0].start()]
@@ -78,6 +91,23 @@ class PlaceRecognizer(LocalRecognizer):
             if not uncased and LOCATIVE.search(before):
                 return size
         return 0
+
+    @staticmethod
+    def _is_world_town(phrase: str, group: list[re.Match[str]]) -> bool:
+        """Return whether capitalized words in cased text name a town outside the United States.
+
+        Every word must be written as a name ("Aalborg", not "IgA") and none may be an English
+        word or a misspelling of one ("March", "Best", "Epsom").
+        """
+        if phrase not in world_city_names():
+            return False
+        for match in group:
+            word = match.group(0).rstrip("-")
+            if len(word) < MIN_WORLD_TOWN_LENGTH or not (word.istitle() or word.isupper()):
+                return False
+            if is_english(word) or is_misspelling(word):
+                return False
+        return True
 
     def _result(self, start: int, end: int) -> RecognizerResult:
         return make_result(

@@ -1,8 +1,12 @@
-"""Street addresses (a house number, up to three name words and a street type) and towns before
-a US state code and a ZIP code ("Elmford, WI 53809").
+"""Street addresses, address units and post boxes, and towns before a US state code and a ZIP
+code ("Elmford, WI 53809").
 
-"27 Alder St.", "4410 OLD MILL RD", "12 Elm Street". A clinical word, a unit or a stop word
-among the name words makes it an order or a count instead ("10 UNITS REG INSULIN ST").
+US layout: a house number, up to three name words and a street type ("27 Alder St.", "4410 OLD
+MILL RD", "12 Elm Street", "9 Brixworth Crossing"). European layouts: a street word with its
+type as a suffix before the house number ("Elmfordstrasse 12", "Brixvej 4"), or a street type
+before the name and number ("Via Elmford 71", "ul. Brixa 53"). Units and boxes: "Apt. 4B",
+"Suite 300", "P.O. Box 255", "PSC 6477, Box 2981". A clinical word, a unit of measure or a stop
+word among the name words makes a match an order or a count instead ("10 UNITS REG INSULIN ST").
 """
 
 from __future__ import annotations
@@ -12,14 +16,27 @@ import re
 from presidio_analyzer import Pattern
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
-from deidentify.lexicons import WORD, clinical_words, is_misspelling
+from deidentify.lexicons import WORD, clinical_words, is_english, is_misspelling
 from deidentify.recognizers.results import CasedPatternRecognizer
 
 STREET_TYPE = (
-    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
-    r"terrace|ter|parkway|pkwy|highway|hwy|circle|cir|square|sq)"
+    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|courts?|ct|way|place|pl|"
+    r"terrace|ter|parkway|pkwy|highway|hwy|circle|cir|square|sq|trail|trl|ridge|crossing|xing|"
+    r"loop|path|pike|row|alley|aly|heights|hts|plaza|plz|crescent|close|mews|walk|grove|gardens|"
+    r"landing|commons|cove|flats|estates|turnpike|tpke|route|rte|freeway|fwy|expressway|expy)"
 )
-NAME_WORD = r"[A-Z][A-Za-z'\-]+"
+# A capital letter of any script, then letters of any script ("Höfðagata", "Poznań").
+NAME_WORD = r"\p{Lu}[\p{L}'\-]+"
+# Street types written as the end of the street's name, in European languages.
+STREET_SUFFIX = (
+    r"(?i:strasse|straße|gasse|weg|vej|vænget|gata|gatan|gade|stræde|veien|vegen|vägen|tie|kuja|"
+    r"katu|laan|straat|plein|gracht|allee|platz|torget|polku)"
+)
+# Street types written before the street's name.
+STREET_PREFIX = (
+    r"(?:Via|Viale|Vicolo|Piazza|Piazzetta|Corso|Calle|Carrer|Avenida|Rua|Travessa|Largo|Rue|"
+    r"Chemin|Ulica|ul\.|Aleja|al\.)"
+)
 # Above spaCy's 0.85, so that a house number and a street type win over spaCy's person type.
 SCORE = 0.9
 STATE_CODES = (
@@ -30,12 +47,23 @@ SPELLED_OUT = frozenset(
     {"street", "avenue", "road", "boulevard", "lane", "drive", "court", "way", "place",
      "terrace", "parkway", "highway", "circle", "square"}
 )  # fmt: skip
+# Street suffixes that are words when written alone, with no name before them ("Tie 2").
+NOT_EUROPEAN_STREET = frozenset({"tie", "weg", "allee"})
 # Words after a number that make it a count, not a house number.
 NOT_STREET_NAMES = frozenset(
     {"unit", "units", "tab", "tabs", "dose", "doses", "times", "hours", "hrs", "minutes",
      "mins", "days", "weeks", "puffs", "drops", "amps", "bags", "liters", "litres"}
     | {word.lower() for word in SPACY_STOP_WORDS}
 )  # fmt: skip
+
+
+# Words and numbers of any script ("Höfðagata", "39").
+ADDRESS_TOKEN = re.compile(r"[^\W_]+(?:['\-.][^\W_]+)*\.?")
+STREET_PREFIXES = frozenset(
+    {"via", "viale", "vicolo", "piazza", "piazzetta", "corso", "calle", "carrer", "avenida",
+     "rua", "travessa", "largo", "rue", "chemin", "ulica", "ul", "aleja", "al"}
+)  # fmt: skip
+ADDRESS_UNIT = re.compile(r"(?i:apt|apartment|suite|ste|p\.?\s?o\.?|post office|psc|cmr|unit)\b")
 
 
 class StreetAddressRecognizer(CasedPatternRecognizer):
@@ -46,6 +74,28 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         Pattern(
             "street_address",
             rf"\b\d{{1,5}}\s(?:{NAME_WORD}\s){{1,3}}{STREET_TYPE}\b\.?",
+            SCORE,
+        ),
+        Pattern(
+            "street_suffix_then_number",
+            rf"\b(?:{NAME_WORD}\s){{0,2}}\p{{Lu}}[\p{{L}}\-]*{STREET_SUFFIX}\s\d{{1,5}}[a-z]?\b",
+            SCORE,
+        ),
+        Pattern(
+            "street_prefix_name_number",
+            rf"\b{STREET_PREFIX}\s(?:{NAME_WORD}\.?\s){{1,3}}\d{{1,5}}[a-z]?\b",
+            SCORE,
+        ),
+        # An apartment or suite number, and post office and military post boxes.
+        Pattern(
+            "address_unit",
+            r"\b(?i:apt|apartment|suite|ste)\.?\s?#?\s?\d{1,5}[A-Za-z]?\b(?![.,]\d)",
+            SCORE,
+        ),
+        Pattern(
+            "post_box",
+            r"\b(?:(?i:p\.?\s?o\.?|post office)\s?(?i:box)|(?:PSC|CMR|Unit)\s\d{1,5},?\sBox)"
+            r"\s#?\d{1,6}\b",
             SCORE,
         ),
         # A town before a US state's postal code and a ZIP code ("Elmford, WI 53809").
@@ -59,8 +109,10 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
     def invalidate_result(self, pattern_text: str) -> bool | None:
         # An order or a measurement has a clinical word or a unit where a street has its name.
         words = WORD.findall(pattern_text)
+        if ADDRESS_UNIT.match(pattern_text):
+            return None  # an apartment, a suite or a post box
         if not re.match(r"\d", pattern_text):
-            return None  # a town before a state and ZIP code
+            return self._is_not_european_street(pattern_text)
         lowered = [word.lower() for word in words[:-1]]
         if any(word in clinical_words() or word in NOT_STREET_NAMES for word in lowered):
             return True
@@ -73,3 +125,20 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         if abbreviated and not pattern_text.endswith("."):
             return True
         return any(is_misspelling(word) for word in lowered)
+
+    @staticmethod
+    def _is_not_european_street(pattern_text: str) -> bool | None:
+        """Return whether a European street layout is a clinical phrase instead.
+
+        Its name words must be no clinical or stop words ("Via NGT 20"), and a word with a
+        street suffix must be no English word ("Necktie 2"). A town before a state is left as is.
+        """
+        tokens = ADDRESS_TOKEN.findall(pattern_text)
+        if len(tokens) < 2 or not tokens[-1][0].isdigit():
+            return None  # a town before a state and ZIP code
+        names = [token.lower() for token in tokens[:-1]]
+        if names[0].rstrip(".") in STREET_PREFIXES:
+            names = names[1:]
+        elif names[-1] in NOT_EUROPEAN_STREET or is_english(names[-1]):
+            return True
+        return any(name in clinical_words() or name in NOT_STREET_NAMES for name in names)
