@@ -6,6 +6,8 @@ Output layout (all paths under `output_dir`):
   because its free-form fields may hold identifiers.
 - `trace.jsonl`: per record, the span decisions (type, recognizer, score, offsets), no text.
 - `vault.sqlite`: the encrypted surrogate-to-original mappings, keyed by record pseudonym.
+- `name-registry.sqlite`: which surrogate each name of a patient holds, by keyed digests, so a
+  name keeps its surrogate in every record (see `deidentify/registry.py`).
 - `report.json`: counts per entity type, records processed, durations and the policy. No text.
 - `policy.json`, `key-fingerprint.json`: the policy and the HMAC key fingerprint of the run,
   written before the first record (see `deidentify/resume.py`).
@@ -33,6 +35,7 @@ from tqdm import tqdm
 from deidentify.batch import WorkerPool, deidentify_many
 from deidentify.casing import is_uncased
 from deidentify.deidentifier import Deidentifier, DeidResult, merge_mappings
+from deidentify.registry import NAME_REGISTRY_NAME, attached_registry
 from deidentify.resume import (
     POLICY_STATE_NAME,
     ResumeError,
@@ -120,9 +123,10 @@ def deidentify_corpus(
         workers,
     )
     # The pool forks before the vault opens, so no worker inherits its database connection.
-    pool = WorkerPool(deid, workers) if workers > 1 and len(pending) > 1 else None
-    with pool or nullcontext():
-        _write_records(pending, output_dir, deid, pool, progress=progress)
+    with attached_registry(deid.surrogates, output_dir / NAME_REGISTRY_NAME):
+        pool = WorkerPool(deid, workers) if workers > 1 and len(pending) > 1 else None
+        with pool or nullcontext():
+            _write_records(pending, output_dir, deid, pool, progress=progress)
     # Counted from the trace, so a resumed run reports every record, not only this run's.
     counts: Counter[str] = Counter()
     with trace_path.open(encoding="utf-8") as trace_in:

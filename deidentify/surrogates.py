@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from deidentify.registry import NameRegistry
 from deidentify.zipcode import is_zip_code, safe_harbor_zip
 
 
@@ -28,7 +29,8 @@ def _read_name_pool() -> list[str]:
 
 
 # About 3,000 names (data/surrogate_names.txt): two names of one patient draw the same surrogate
-# with a probability of about 1 in 3,000, and then the second takes its next candidate.
+# with a probability of about 1 in 3,000, and then the second takes its next candidate. Corpus
+# and FHIR runs keep that choice per patient in a register (`deidentify/registry.py`).
 NAME_POOL = _read_name_pool()
 CITY_POOL = [
     "Ashford", "Brookfield", "Cedar Grove", "Dalton", "Easton", "Glenwood", "Hillcrest", "Kingston",
@@ -53,6 +55,20 @@ ADDRESS_KIND_WORDS = frozenset(
      "via", "viale", "vicolo", "piazza", "piazzetta", "corso", "calle", "carrer", "avenida",
      "rua", "travessa", "largo", "rue", "chemin", "ulica", "ul", "aleja", "al"}
 )  # fmt: skip
+# Labels of units and boxes, which an address surrogate keeps wherever they are.
+ADDRESS_UNIT_WORDS = frozenset(
+    {"apt", "apartment", "suite", "ste", "unit", "box", "p", "o", "post", "office", "psc", "cmr"}
+)
+# Street types written before the name ("Via Elmford 71").
+STREET_PREFIX_WORDS = frozenset(
+    {"via", "viale", "vicolo", "piazza", "piazzetta", "corso", "calle", "carrer", "avenida",
+     "rua", "travessa", "largo", "rue", "chemin", "ulica", "ul", "aleja", "al"}
+)  # fmt: skip
+DIRECTIONS = frozenset(
+    {"north", "south", "east", "west", "n", "s", "e", "w", "ne", "nw", "se", "sw"}
+)
+# The words and numbers of an address ("Höfðagata", "221B", "12-14").
+ADDRESS_WORD = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*")
 # Street types written as the end of a street's name; an address surrogate keeps them.
 STREET_SUFFIXES = (
     "strasse", "straße", "gasse", "weg", "vej", "vænget", "gata", "gatan", "gade", "stræde",
@@ -179,8 +195,10 @@ def has_year(date_format: str) -> bool:
 class SurrogateGenerator:
     """Produce surrogates for one HMAC key."""
 
-    def __init__(self, hmac_key: bytes) -> None:
+    def __init__(self, hmac_key: bytes, registry: NameRegistry | None = None) -> None:
         self._key = hmac_key
+        # With a register, a name keeps its surrogate across texts (see `deidentify.registry`).
+        self.registry = registry
 
     def _digest(self, *parts: str) -> bytes:
         message = "\x1f".join(parts).encode("utf-8")
@@ -257,21 +275,47 @@ class SurrogateGenerator:
         """
         taken = {} if taken is None else taken
         original = token.lower()
-        surrogate = next(
-            (
-                candidate
-                for candidate in self._name_candidates(patient, original)
-                if candidate.lower() != original
-                and taken.get(candidate.lower(), original) == original
-            ),
-            None,
-        )
+        if self.registry is not None:
+            surrogate = self._registered_name(original, patient, taken)
+        else:
+            surrogate = next(
+                (
+                    candidate
+                    for candidate in self._name_candidates(patient, original)
+                    if candidate.lower() != original
+                    and taken.get(candidate.lower(), original) == original
+                ),
+                None,
+            )
         if surrogate is None:
             return None
         taken[surrogate.lower()] = original
         if token.isupper() and len(token) > 1:
             return surrogate.upper()
         return surrogate
+
+    def _registered_name(self, original: str, patient: str, taken: dict[str, str]) -> str | None:
+        """Return the surrogate the register holds for `original`, claiming one if none.
+
+        A candidate that the register gives to another name of the patient is skipped, so the
+        choice no longer depends on which names share a text.
+        """
+        registry = self.registry
+        if registry is None:
+            raise RuntimeError("no name register is attached")
+        digest = self._digest("name-register", patient, original).hex()[:32]
+        known = registry.lookup(patient, digest)
+        if known is not None:
+            return known
+        for candidate in self._name_candidates(patient, original):
+            if candidate.lower() == original or taken.get(candidate.lower(), original) != original:
+                continue
+            if registry.is_claimed(patient, candidate):
+                continue
+            claimed = registry.claim(patient, digest, candidate)
+            if claimed is not None:
+                return claimed
+        return None
 
     def _name_candidates(self, patient: str, original: str) -> Iterator[str]:
         """Keyed draws from NAME_POOL, then every pool name from a keyed starting point.
@@ -326,29 +370,79 @@ class SurrogateGenerator:
     def _address(self, original: str, patient: str) -> str:
         """Return an address of the same layout: keyed numbers, surrogate street names.
 
-        Street types, unit labels and directions stay ("27 Alder St., Apt 4B" may become "418
-        Sorrel St., Apt 7K"), and a European street keeps its suffix ("Elmfordstrasse 12" may
-        become "Thistlestrasse 85"). Every number, letter and name word is replaced.
+        The street type at the end or the start, unit and box labels, and a direction before a
+        name word stay ("27 Alder St., Apt 4B" may become "418 Sorrel St., Apt 7K"). A European
+        street keeps its suffix ("Elmfordstrasse 12" may become "Thistlestrasse 85"). Every
+        number, letter and other word is replaced, so "12 Grove Street" loses "Grove" too.
         """
-        value = " ".join(original.lower().split())
-        digits = self._digit_stream(patient, "address:" + value)
+        tokens = list(ADDRESS_WORD.finditer(original))
+        words = [index for index, match in enumerate(tokens) if match.group(0).isalpha()]
+        kept = {
+            index
+            for position, index in enumerate(words)
+            if self._is_address_label(tokens, words, position)
+        }
 
-        def replace(match: re.Match[str]) -> str:
+        def replace(index: int, match: re.Match[str]) -> str:
             token = match.group(0)
+            if index in kept:
+                return token
             if token.isdigit():
-                return "".join(next(digits) for _ in token)
+                return self._house_number(token, patient)
             lower = token.lower()
-            if lower in ADDRESS_KIND_WORDS:
-                return token  # "St", "Apt", "N" (north), the "P" and "O" of "P.O. Box"
-            if len(token) == 1 or (token.isalnum() and not token.isalpha()):
-                return self._code(token, patient + "\x1f" + value)
+            short_code = len(token) <= 3 and token.isupper() and not set(token) & set("AEIOUY")
+            if short_code or any(char.isdigit() for char in token):
+                # "4B", "12-14", "B0J", "SL": every letter and digit, in the same layout
+                return self._code(token, patient)
             suffix = next((end for end in STREET_SUFFIXES if lower.endswith(end)), "")
             name = self._street_name(lower.removesuffix(suffix), patient)
             if suffix:
                 name = name + token[len(token) - len(suffix) :]
             return name.upper() if token.isupper() else name
 
-        return re.sub(r"[^\W_]+(?:['\-][^\W_]+)*", replace, original)
+        pieces = []
+        cursor = 0
+        for index, match in enumerate(tokens):
+            pieces.append(original[cursor : match.start()])
+            pieces.append(replace(index, match))
+            cursor = match.end()
+        pieces.append(original[cursor:])
+        return "".join(pieces)
+
+    @staticmethod
+    def _is_address_label(tokens: list[re.Match[str]], words: list[int], position: int) -> bool:
+        """Return whether the word at `position` of an address is a label that the surrogate keeps.
+
+        Those are unit and box labels anywhere, a street type written first ("Via") or last, or
+        last before a unit label ("St" in "27 Alder St., Apt 4B"), and a direction before a word
+        that is no street type ("N Alder St", not "North Heights").
+        """
+        lower = tokens[words[position]].group(0).lower()
+        if lower in ADDRESS_UNIT_WORDS:
+            return True
+        if lower not in ADDRESS_KIND_WORDS:
+            return False
+        if lower in DIRECTIONS:
+            following = [tokens[i].group(0).lower() for i in words[position + 1 :]]
+            return bool(following) and following[0] not in ADDRESS_KIND_WORDS
+        if lower in STREET_PREFIX_WORDS:
+            return position == 0  # "Via Elmford 71", "ul. Brixa 53"
+        # The last word, or the last before a unit label: "27 Alder St.", "27 Alder St., Apt 4B".
+        following = [tokens[i].group(0).lower() for i in words[position + 1 :]]
+        return not following or following[0] in ADDRESS_UNIT_WORDS
+
+    def _house_number(self, number: str, patient: str) -> str:
+        """Return keyed digits for a house or unit number, never the number itself.
+
+        The digits depend on the number alone, so "27 Alder St." and "27 Alder Street" of one
+        patient keep one house number.
+        """
+        digits = self._digit_stream(patient, "address-number:" + number)
+        surrogate = "".join(next(digits) for _ in number)
+        if surrogate == number:
+            # Shift the last digit, so a one-digit number cannot stay as it was.
+            surrogate = surrogate[:-1] + str((int(surrogate[-1]) + 1) % 10)
+        return surrogate
 
     def _street_name(self, original: str, patient: str) -> str:
         """Return a surrogate street name that differs from `original`."""

@@ -21,6 +21,13 @@ def found(text: str) -> list[str]:
         ("ZIP 02115", ["02115"]),
         ("postal code 30301", ["30301"]),
         ("New York 10001", ["10001"]),
+        ("zip 1234", ["1234"]),
+        ("my zip code is 3520.", ["3520"]),
+        ("Postal code: 3610-114", ["3610-114"]),
+        ("ZIP: 394 13", ["394 13"]),
+        ("postcode 7412 SL", ["7412 SL"]),
+        ("postal code B0J 2H0", ["B0J 2H0"]),
+        ("post code SW1A 1AA", ["SW1A 1AA"]),
     ],
 )
 def test_zip_codes_found(text: str, expected: list[str]) -> None:
@@ -35,7 +42,9 @@ def test_zip_codes_found(text: str, expected: list[str]) -> None:
         "MA 2115",
         "platelets 150000",
         "order number 55555 placed",
-        "zip 1234",
+        "zip 7 days",
+        "zip code is 12.5 mg",
+        "zip lock bag 2",
     ],
 )
 def test_look_alikes_kept(text: str) -> None:
@@ -47,3 +56,10 @@ def test_zip_generalized_in_output(deidentifier) -> None:  # type: ignore[no-unt
     assert "02115" not in result.text
     assert "021" in result.text
     assert any(span.recognizer == "ZipCodeRecognizer" for span in result.spans)
+
+
+def test_foreign_postal_code_replaced_in_output(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    result = deidentifier.deidentify("Postal code: 3610-114. ZIP: 394 13.", "p1")
+    assert "3610-114" not in result.text
+    assert "394 13" not in result.text
+    assert [span.recognizer for span in result.spans] == ["ZipCodeRecognizer"] * 2

@@ -570,6 +570,8 @@ def test_identifier_hidden_by_unicode_is_replaced(
         ("INITIAL VENT SETTINGS 650X10X100%X5/5.02 NOW.", []),
         ("Takes 1/2.5 mg tab at night.", []),
         ("Its 2000 hrs dose given.", []),
+        ("Seen in clinic 11/21.93, then 11/30.93.", ["11/21.93", "11/30.93"]),
+        ("Fluid restriction: its 2000 mL/day; it is 1800 kcal.", []),
     ],
     ids=[
         "decimal-before-year",
@@ -578,6 +580,8 @@ def test_identifier_hidden_by_unicode_is_replaced(
         "ventilator-decimal",
         "fraction-decimal",
         "clock-time-after-its",
+        "dotted-dates-before-punctuation",
+        "volumes-after-its",
     ],
 )
 def test_dotted_dates_and_stated_years(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -589,8 +593,11 @@ def test_rare_sense_first_names_are_names() -> None:
     assert not is_english("nancy")
     assert not is_english("MARY")
     # First names whose word sense is common stay words.
-    for word in ("rose", "hope", "mark", "amber", "iris", "frank"):
+    for word in ("rose", "hope", "mark", "amber", "iris", "frank", "timothy", "kelly"):
         assert is_english(word), word
+    # A rare-sense name is no inflected word ("sal" + "ly", "home" + "r").
+    assert not is_english("SALLY")
+    assert not is_english("homer")
 
 
 @pytest.mark.parametrize(
@@ -603,8 +610,14 @@ def test_rare_sense_first_names_are_names() -> None:
         ),
         ('S: "Nancy, I know where I am." O: calm.', ["Nancy"]),
         ('S: "Okay, I know where I am." Hi Doctor, see the plan.', []),
+        ("PT HAS TIMOTHY GRASS ALLERGY. ANA POSITIVE, RF NEG. ECHO: SAM OF MITRAL VALVE.", []),
     ],
-    ids=["upper-case-first-name", "name-addressed-in-quote", "addressed-words-that-are-no-names"],
+    ids=[
+        "upper-case-first-name",
+        "name-addressed-in-quote",
+        "addressed-words-that-are-no-names",
+        "clinical-senses-of-first-names",
+    ],
 )
 def test_first_names_without_cues(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert detected(deidentifier, text, "PERSON") == expected
@@ -617,8 +630,15 @@ def test_first_names_without_cues(deidentifier, text: str, expected: list[str]) 
         ("Hi Okafor, the labs are back.", ["Okafor"]),
         ('S: "Okay, I know." Hi Doctor, thanks. Hi Mom, hello.', []),
         ("Dear Rose, the results are back.", ["Rose"]),
+        ("Pt states 'Vance, bring my phone'. Hey Lindqvist , call back.", ["Vance", "Lindqvist"]),
     ],
-    ids=["first-name-in-quote", "surname-after-greeting", "words-after-greetings", "word-name"],
+    ids=[
+        "first-name-in-quote",
+        "surname-after-greeting",
+        "words-after-greetings",
+        "word-name",
+        "single-quotes-and-space-before-comma",
+    ],
 )
 def test_addressed_names(text: str, expected: list[str]) -> None:
     from deidentify.recognizers.name import TitledNameRecognizer
@@ -635,8 +655,8 @@ def test_addressed_names(text: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Mail goes to Apt. 4B, 27 Alder St.", ["Apt. 4B", "27 Alder St."]),
-        ("Her office is Suite 300 downstairs.", ["Suite 300"]),
+        ("Mail goes to 27 Alder St., Apt. 4B.", ["27 Alder St.", "Apt. 4B"]),
+        ("Her office: 9 Brixworth Ave Suite 300.", ["9 Brixworth Ave", "Suite 300"]),
         (
             "Send records to P.O. Box 255 or PSC 6477, Box 2981.",
             ["P.O. Box 255", "PSC 6477, Box 2981"],
@@ -648,6 +668,17 @@ def test_addressed_names(text: str, expected: list[str]) -> None:
         ("Moved from ul. Brixa 53 last year.", ["ul. Brixa 53"]),
         ("Via NGT 20 mL flush given. Necktie 2 noted.", []),
         ("Transferred to unit 4 today; Suite 3.5 mg order clarified.", []),
+        ("PT LIVES AT 88 BRIXWORTH TRAIL WITH SON.", ["88 BRIXWORTH TRAIL"]),
+        (
+            "Lives at 221B Hartwell Street or 12-14 Elmford Road.",
+            ["221B Hartwell Street", "12-14 Elmford Road."],
+        ),
+        ("O2 Via Nasal Cannula 2 L/min. Fed Via Gastrostomy Tube 3 times daily.", []),
+        ("f/u apt 3 wks; apt 12/3 at 10am; OR suite 3; STE 2 mm in V2.", []),
+        (
+            "Completed 6 Minute Walk Test. BOWTIE 2 FRACTURE. Per Okafor et al. Circulation 2019.",
+            [],
+        ),
     ],
     ids=[
         "apartment",
@@ -660,6 +691,11 @@ def test_addressed_names(text: str, expected: list[str]) -> None:
         "prefix-abbreviation",
         "clinical-look-alikes",
         "hospital-unit-and-decimal",
+        "upper-case-spelled-out-type",
+        "letter-and-range-house-numbers",
+        "prefix-type-before-english-words",
+        "appointment-suite-and-st-elevation",
+        "walk-test-suffix-word-and-citation",
     ],
 )
 def test_address_layouts(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -674,6 +710,8 @@ def test_address_layouts(deidentifier, text: str, expected: list[str]) -> None: 
         ("He is visiting from Tromsø with family.", ["Tromsø"]),
         ("Seen in March; IgA deficiency noted; soaks in Epsom salt.", []),
         ("PT WITH IGA DEFICIENCY, SOAKS IN EPSOM SALT. AUS NOTED.", []),
+        ("Hx of Polycythemia Vera; Padua score 5; Lugano stage III; Started Metro 500 mg.", []),
+        ("Grew up in Foster Care; visiting from Rehab; relocated to Room 12.", []),
     ],
     ids=[
         "town-outside-the-us",
@@ -681,6 +719,8 @@ def test_address_layouts(deidentifier, text: str, expected: list[str]) -> None: 
         "visiting-from",
         "cased-look-alikes",
         "upper-case",
+        "eponyms-without-locative",
+        "origin-cues-before-english-words",
     ],
 )
 def test_towns_outside_the_united_states(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -33,6 +33,11 @@ def found(text: str) -> list[tuple[str, str]]:
         ("my card 2623322164608847 expired", [("ACCOUNT_NUMBER", "2623322164608847")]),
         ("credit card number is 630427373398.", [("ACCOUNT_NUMBER", "630427373398")]),
         ("cards 2 and 3; 20 cc 1500 given; card q4hr", []),
+        (
+            "Paid with card # 4111 1111 1111 1112 exp 09/27",
+            [("ACCOUNT_NUMBER", "4111 1111 1111 1112")],
+        ),
+        ("Per sliding scale card 151-200 give 2 units; insurance card 12345", []),
         ("DL# S530-4417-2291 copied", [("LICENSE_NUMBER", "S530-4417-2291")]),
         ("license no. RN228841", [("LICENSE_NUMBER", "RN228841")]),
         ("her driver's license number is 7731046", [("LICENSE_NUMBER", "7731046")]),
@@ -69,6 +74,8 @@ def found(text: str) -> list[tuple[str, str]]:
         "card",
         "credit-card-number",
         "card-look-alikes",
+        "card-in-groups",
+        "scale-card-and-short-numbers",
         "driver-licence",
         "licence",
         "licence-number-is",
@@ -156,8 +163,19 @@ def test_codes_absent_from_output_and_logs(deidentifier, caplog) -> None:  # typ
         ("call me at 06.12.34.56.78 please", ["06.12.34.56.78"]),
         ("Call MD for SBP > 180 or HR 120.", []),
         ("cell count 12 000, fax sent 3 pages at 1400", []),
+        ("Phone:\n60-56-85-91\nE-mail: none", ["60-56-85-91"]),
+        ("Phone call made.\n120 mL given over 30 min", []),
     ],
-    ids=["spaced", "parentheses", "unbroken", "dotted", "call-md", "counts-after-cue-words"],
+    ids=[
+        "spaced",
+        "parentheses",
+        "unbroken",
+        "dotted",
+        "call-md",
+        "counts-after-cue-words",
+        "next-line-after-label",
+        "next-line-without-colon",
+    ],
 )
 def test_phone_numbers_after_a_phone_word(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     spans = [s for s in deidentifier.detect(text) if s.entity_type == "PHONE_NUMBER"]

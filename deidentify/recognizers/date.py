@@ -64,7 +64,7 @@ class ClinicalDateRecognizer(PatternRecognizer):
         # Not a decimal with one or three digits ("1/2.5", "5/5.125").
         Pattern(
             "date_mdy_dotted",
-            r"(?<![\d/.])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])\.\d{2}(?![\d.,%]|\s?%)",
+            r"(?<![\d/.])(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12]\d|3[01])\.\d{2}(?![\d%]|[.,]\d|\s?%)",
             0.5,
         ),
         Pattern("date_iso", r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])\b", 0.85),
@@ -102,7 +102,7 @@ class ClinicalDateRecognizer(PatternRecognizer):
         Pattern(
             "year_after_cue",
             r"(?<=\b(?i:in|of|since|year|yr|until|circa|it's|its|it\s+is)\s)(?:19[0-9]|20[0-4])\d\b"
-            r"(?!\s?(?:->|-\s?\d|:\d|(?i:hrs?|h|hours?)\b))",
+            r"(?!\s?(?:->|-\s?\d|:\d|(?i:hrs?|h|hours?|ml|cc|kcal|mg|units?|l)\b))",
             0.5,
         ),
         # A year after an event of the medical history ("PMH: CABG 81, MI 2004,"), ended by a

@@ -41,7 +41,7 @@ LABELS = {
     ),
     "ACCOUNT_NUMBER": (
         r"account{n}|acct\.?(?:{n})?|billing{w}|claim{n}|encounter{w}|visit{w}|"
-        r"fin\s*[:#]|csn\s*[:#]|har\s*[:#]|(?:credit\s*|debit\s*|bank\s*)?card(?:{n})?|cc{w}"
+        r"fin\s*[:#]|csn\s*[:#]|har\s*[:#]"
     ),
     "LICENSE_NUMBER": (
         r"driver'?s?\s*licen[cs]e(?:{n})?|licen[cs]e{n}|dl\s*[:#]|certificate{w}|"
@@ -56,6 +56,13 @@ LABELS = {
         r"badge){w}|(?:specimen|accession|passport)(?:{n})?"
     ),
 }
+# A payment card number after "card", "credit card number", "cc #": 12 to 19 digits, alone or
+# in groups ("4111 1111 1111 1112"), whether or not the Luhn check that Presidio's credit card
+# recognizer applies passes. Fewer digits after "card" are a scale or a count ("card 151-200").
+CARD_NUMBER = re.compile(
+    r"(?i)\b(?:(?:credit|debit|bank|payment)\s*)?(?:card|cc)(?:\s*(?:number|num\b|no\.?|#))?"
+    rf"{JOIN}(?P<code>\d(?:[ \-]?\d){{11,18}})(?![\d\-])"
+)
 # A vehicle identification number: 17 letters and digits without I, O and Q.
 VIN = re.compile(r"(?<![A-Za-z0-9])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])")
 VIN_LETTER_VALUES = dict(
@@ -136,6 +143,11 @@ class IdentifierRecognizer(LocalRecognizer):
                 if not _is_code(match.group("code")):
                     continue
                 results.append(self._result(entity, match.start("code"), match.end("code")))
+        if "ACCOUNT_NUMBER" in entities:
+            for match in CARD_NUMBER.finditer(text):
+                results.append(
+                    self._result("ACCOUNT_NUMBER", match.start("code"), match.end("code"))
+                )
         if "VEHICLE_ID" in entities:
             for match in VIN.finditer(text):
                 if is_valid_vin(match.group(0)):

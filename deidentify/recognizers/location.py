@@ -12,15 +12,21 @@ from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from deidentify.casing import is_uncased
-from deidentify.lexicons import clinical_words, is_known_name, is_unknown_word, place_names
+from deidentify.lexicons import (
+    clinical_words,
+    is_known_name,
+    is_unknown_word,
+    place_names,
+    world_city_names,
+)
 from deidentify.recognizers.results import CasedPatternRecognizer, keep_leading_words
 
 # Up to three capitalized words in any script ("Worcester", "Poznań", "TROMSØ").
 PLACE = r"\p{Lu}[\p{L}'\-]+(?:\s+\p{Lu}[\p{L}'\-]+){0,2}"
-RESIDENCE = (
-    r"(?i:lives? in|live over in|moved to|moved here from|resides in|originally from|"
-    r"grew up in|relocated to|visiting from)"
-)
+RESIDENCE = r"(?i:lives? in|live over in|moved to|moved here from|resides in)"
+# Cues that also come before things other than places ("grew up in Foster Care", "visiting from
+# Rehab", "relocated to Room 12"): the words after them must be place or name words.
+ORIGIN = r"(?i:originally from|grew up in|relocated to|visiting from)"
 
 
 class ResidenceLocationRecognizer(CasedPatternRecognizer):
@@ -29,6 +35,7 @@ class ResidenceLocationRecognizer(CasedPatternRecognizer):
     ENTITY = "LOCATION"
     PATTERNS = [
         Pattern("residence_phrase", rf"(?<=\b{RESIDENCE}\s){PLACE}", 0.6),
+        Pattern("origin_phrase", rf"(?<=\b{ORIGIN}\s){PLACE}", 0.6),
     ]
 
     def analyze(
@@ -39,10 +46,21 @@ class ResidenceLocationRecognizer(CasedPatternRecognizer):
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
-        if not is_uncased(text):
-            return results
-        kept = (keep_leading_words(text, result, _is_place_word) for result in results)
-        return [result for result in kept if result is not None]
+        uncased = is_uncased(text)
+        kept = []
+        for result in results:
+            explanation = result.analysis_explanation
+            origin = explanation is not None and explanation.pattern_name == "origin_phrase"
+            phrase = " ".join(text[result.start : result.end].lower().split())
+            if origin and (phrase in place_names() or phrase in world_city_names()):
+                kept.append(result)
+            elif uncased or origin:
+                trimmed = keep_leading_words(text, result, _is_place_word)
+                if trimmed is not None:
+                    kept.append(trimmed)
+            else:
+                kept.append(result)
+        return kept
 
 
 def _is_place_word(word: str) -> bool:

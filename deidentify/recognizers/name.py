@@ -36,6 +36,7 @@ NOT_AFTER_CREDENTIAL = (
 
 
 CREDENTIAL_PATTERNS = ("name_before_credential", "name_before_inline_credential")
+QUOTE_MARKS = frozenset("\"'\u201c\u2018")
 
 
 class TitledNameRecognizer(CasedPatternRecognizer):
@@ -79,10 +80,12 @@ class TitledNameRecognizer(CasedPatternRecognizer):
         # "dr" must end in a period or a space, or "drink" would yield "ink".
         Pattern("name_after_dr_any_case", r"(?<=\b(?i:dr)(?:\.\s?|\s))[A-Za-z][a-z'\-]{2,}\b", 0.6),
         # A person addressed at the start of quoted speech or after a greeting ('"Ruth, I know',
-        # "Hi Ruth,"). The word must be a first name or a census name that is no English word.
+        # "Hi Ruth,"). The word must be a first name or a census name that is no English word, or
+        # after a greeting also a word in no list.
         Pattern(
             "name_addressed",
-            r"(?<=[\"“]|\b(?i:hi|hello|hey|dear|thanks|thank you),?\s)[A-Z][a-z'\-]+(?=,)",
+            r"(?<=[\"'“‘]|\b(?i:hi|hello|hey|dear|thanks|thank you),?\s)[A-Z][a-z'\-]+"
+            r"(?=\s?,)",
             0.6,
         ),
         # A signature line: a name, then a credential at the end of the line ("s. roberto rrt").
@@ -116,7 +119,12 @@ class TitledNameRecognizer(CasedPatternRecognizer):
         if explanation is None or explanation.pattern_name != "name_addressed":
             return False
         word = text[result.start : result.end]
-        return not (is_known_name(word) or is_first_name(word))
+        if is_known_name(word) or is_first_name(word):
+            return False
+        # After a greeting a word in no list is a name ("Hi Brixworth,"). After a quote mark it
+        # is as often a word that the lists lack ('"Okay, I know').
+        after_quote = text[result.start - 1 : result.start] in QUOTE_MARKS
+        return after_quote or not is_unknown_word(word)
 
     @staticmethod
     def _is_weak_credential_match(text: str, result: RecognizerResult) -> bool:

@@ -36,10 +36,12 @@ class ShapePhoneRecognizer(PatternRecognizer):
             0.7,
         ),
         # Digits in groups right after a phone word, in any national layout ("tel 030 1234 5678",
-        # "mobile (02) 9876-5432", "fax 0612345678"); 7 to 15 digits, checked in `analyze`.
+        # "mobile (02) 9876-5432", "fax 0612345678"); 7 to 15 digits, checked in `analyze`. A
+        # form may put the number on the line after "Phone:".
         Pattern(
             "phone_after_cue",
-            rf"(?<=\b{PHONE_CUE}\b[^\d\n]{{0,20}})\(?\d{{2,12}}\)?(?:[\s.-]{{1,2}}\d{{2,8}}){{0,4}}\b",
+            rf"(?<=\b{PHONE_CUE}\b(?:[^\d\n]{{0,20}}|:[ \t]*\r?\n[ \t]*))"
+            r"\(?\d{2,12}\)?(?:[\s.-]{1,2}\d{2,8}){0,4}\b",
             0.6,
         ),
         # Extensions ("x45") after a number; Presidio compiles with the `regex` module, which

@@ -76,12 +76,14 @@ class PlaceRecognizer(LocalRecognizer):
             phrase = " ".join(word.group(0).lower().rstrip("-") for word in group)
             if phrase in clinical_words():
                 continue
+            before = text[max(0, group[0].start() - LOCATIVE_CHARS) : group[0].start()]
             if phrase not in place_names():
-                if not uncased and self._is_world_town(phrase, group):
+                # A town abroad only after a locative: "Vera", "Padua" and "Lugano" also name
+                # diseases, scores and stages ("Polycythemia Vera", "Padua score").
+                if not uncased and LOCATIVE.search(before) and self._is_world_town(phrase, group):
                     return size
                 continue
             english = [is_english(word.group(0).rstrip("-")) for word in group]
-            before = text[max(0, group[0].start() - LOCATIVE_CHARS) : group[0].start()]
             if size > 1 and all(english) and uncased and not LOCATIVE.search(before):
                 continue  # "LONG ISLAND OF NECROSIS": English words with no cue
             if size > 1 or not (is_english(phrase) or is_misspelling(phrase)):

@@ -16,7 +16,7 @@ import re
 from presidio_analyzer import Pattern
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
-from deidentify.lexicons import WORD, clinical_words, is_english, is_misspelling
+from deidentify.lexicons import WORD, clinical_words, is_english, is_first_name, is_misspelling
 from deidentify.recognizers.results import CasedPatternRecognizer
 
 STREET_TYPE = (
@@ -44,15 +44,30 @@ STATE_CODES = (
     "NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
 )
 SPELLED_OUT = frozenset(
-    {"street", "avenue", "road", "boulevard", "lane", "drive", "court", "way", "place",
-     "terrace", "parkway", "highway", "circle", "square"}
+    {"street", "avenue", "road", "boulevard", "lane", "drive", "court", "courts", "way", "place",
+     "terrace", "parkway", "highway", "circle", "square", "trail", "ridge", "crossing", "loop",
+     "path", "pike", "row", "alley", "heights", "plaza", "crescent", "close", "mews", "walk",
+     "grove", "gardens", "landing", "commons", "cove", "flats", "estates", "turnpike", "route",
+     "freeway", "expressway"}
 )  # fmt: skip
+# Street types that are also common words: a street of that type needs a name word that is
+# no English word ("9 Brixworth Walk", not "6 Minute Walk" or "2 Long Path").
+WORD_STREET_TYPES = frozenset(
+    {"way", "place", "circle", "square", "trail", "ridge", "crossing", "loop", "path", "row",
+     "close", "walk", "landing", "commons", "flats", "estates", "route", "cove", "grove"}
+)  # fmt: skip
+# A house number: "27", "221B", "12-14", "12 1/2".
+HOUSE_NUMBER = r"\d{1,5}(?:[A-Za-z]\b|-\d{1,5}|\s1/2)?"
 # Street suffixes that are words when written alone, with no name before them ("Tie 2").
 NOT_EUROPEAN_STREET = frozenset({"tie", "weg", "allee"})
+# Suffixes that end English words too ("bowtie", "hattie"): the word before them must not be one.
+SHORT_SUFFIXES = ("tie", "weg", "vej", "gade", "laan")
 # Words after a number that make it a count, not a house number.
 NOT_STREET_NAMES = frozenset(
     {"unit", "units", "tab", "tabs", "dose", "doses", "times", "hours", "hrs", "minutes",
-     "mins", "days", "weeks", "puffs", "drops", "amps", "bags", "liters", "litres"}
+     "mins", "days", "weeks", "puffs", "drops", "amps", "bags", "liters", "litres", "minute",
+     "meter", "meters", "metre", "metres", "step", "steps", "beat", "beats", "lap", "laps",
+     "hour", "day", "week", "month", "months", "year", "years", "feet", "foot"}
     | {word.lower() for word in SPACY_STOP_WORDS}
 )  # fmt: skip
 
@@ -73,23 +88,28 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern(
             "street_address",
-            rf"\b\d{{1,5}}\s(?:{NAME_WORD}\s){{1,3}}{STREET_TYPE}\b\.?",
+            rf"\b{HOUSE_NUMBER}\s(?:{NAME_WORD}\s){{1,3}}{STREET_TYPE}\b\.?",
             SCORE,
         ),
         Pattern(
             "street_suffix_then_number",
-            rf"\b(?:{NAME_WORD}\s){{0,2}}\p{{Lu}}[\p{{L}}\-]*{STREET_SUFFIX}\s\d{{1,5}}[a-z]?\b",
+            rf"\b(?:{NAME_WORD}\s){{0,2}}\p{{Lu}}[\p{{L}}\-]*{STREET_SUFFIX}\s{HOUSE_NUMBER}\b",
             SCORE,
         ),
         Pattern(
             "street_prefix_name_number",
-            rf"\b{STREET_PREFIX}\s(?:{NAME_WORD}\.?\s){{1,3}}\d{{1,5}}[a-z]?\b",
+            rf"(?<!\bet\s){STREET_PREFIX}\s(?:{NAME_WORD}\.?\s){{1,3}}{HOUSE_NUMBER}\b"
+            r"(?!\s?(?i:l|lpm|l/min|mg|mcg|ml|cc|units?|times|x|hrs?|hours?|days?)\b)",
             SCORE,
         ),
-        # An apartment or suite number, and post office and military post boxes.
+        # An apartment or suite number in an address: at the start of a line, after a comma or
+        # a street type ("27 Alder St. Apt 4B"), or with "#". Not "f/u apt 3 wks" (appointment),
+        # "OR suite 3" or "ste 2 mm" (ST elevation).
         Pattern(
             "address_unit",
-            r"\b(?i:apt|apartment|suite|ste)\.?\s?#?\s?\d{1,5}[A-Za-z]?\b(?![.,]\d)",
+            rf"(?:(?<=(?:^|[,;\n]|\b{STREET_TYPE}\.?)[ \t]*)(?i:apt|apartment|suite)\.?\s?#?\s?"
+            r"|\b(?i:apt|apartment|suite)\.?\s?#\s?|\bSte\.\s?#?\s?)"
+            r"\d{1,5}[A-Za-z]?\b(?![.,/\-]\d|\s?(?i:mm|cm|wks?|weeks?|days?|flights?|steps?)\b)",
             SCORE,
         ),
         Pattern(
@@ -116,6 +136,9 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         lowered = [word.lower() for word in words[:-1]]
         if any(word in clinical_words() or word in NOT_STREET_NAMES for word in lowered):
             return True
+        street_type = words[-1].lower() if words else ""
+        if street_type in WORD_STREET_TYPES and all(is_english(word) for word in lowered):
+            return True  # "6 Minute Walk", "2 Long Path"
         if not pattern_text.isupper():
             return None
         # In capitals "ST" and "CT" are also sinus tachycardia and a chest tube, so an
@@ -130,15 +153,25 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
     def _is_not_european_street(pattern_text: str) -> bool | None:
         """Return whether a European street layout is a clinical phrase instead.
 
-        Its name words must be no clinical or stop words ("Via NGT 20"), and a word with a
-        street suffix must be no English word ("Necktie 2"). A town before a state is left as is.
+        Its name words must not be clinical or stop words ("Via NGT 20"), and after a prefix type
+        not all English words ("Via Nasal Cannula 2"). A word with a street suffix must be no
+        English word ("Necktie 2"), and before a short suffix no English word or first name may
+        stand ("Bowtie 2", "Hattie 2"). A town before a state is left as is.
         """
         tokens = ADDRESS_TOKEN.findall(pattern_text)
         if len(tokens) < 2 or not tokens[-1][0].isdigit():
             return None  # a town before a state and ZIP code
-        names = [token.lower() for token in tokens[:-1]]
+        names = [token.lower() for token in tokens[:-1] if not token[0].isdigit()]
         if names[0].rstrip(".") in STREET_PREFIXES:
+            # "Via Nasal Cannula 2": the name words after a street type are no English words.
             names = names[1:]
+            if names and all(is_english(name) for name in names):
+                return True
         elif names[-1] in NOT_EUROPEAN_STREET or is_english(names[-1]):
             return True
+        else:
+            suffix = next((end for end in SHORT_SUFFIXES if names[-1].endswith(end)), "")
+            stem = names[-1].removesuffix(suffix)
+            if suffix and (len(stem) < 3 or is_english(stem) or is_first_name(stem)):
+                return True  # "Bowtie 2", "Hattie 2"
         return any(name in clinical_words() or name in NOT_STREET_NAMES for name in names)

@@ -22,6 +22,14 @@ STATE_NAMES = (
     "West Virginia|Wisconsin|Wyoming|Puerto Rico"
 )
 ZIP = r"\d{5}(?:-\d{4})?"
+# "zip", "ZIP code:", "postal code is", "postcode" and the space or colon after them.
+POSTAL_LABEL = r"\b(?i:zip\s?code|zipcode|zip|postal\s+code|post\s?code)(?:\s+is)?:?\s"
+# Postal codes of other countries: 3 to 5 digits with an optional second group ("3610-114",
+# "840 24"), Dutch "7412 SL", Canadian "B0J 2H0" and British "SW1A 1AA".
+FOREIGN_POSTAL_CODE = (
+    r"(?:\d{3,5}(?:[- ]\d{2,4}|\s?[A-Z]{2}\b)?|[A-Z]\d[A-Z]\s?\d[A-Z]\d"
+    r"|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})"
+)
 
 
 class ZipCodeRecognizer(PatternRecognizer):
@@ -36,11 +44,11 @@ class ZipCodeRecognizer(PatternRecognizer):
             rf"|(?i:(?<=\b(?:{STATE_NAMES})\s)){ZIP}\b",
             0.85,
         ),
-        # "zip 02115", "ZIP code: 02115-1234", "postal code 60614".
+        # "zip 02115", "ZIP code: 02115-1234", "postal code 60614", and after such a label the
+        # postal codes of other countries ("zip code is 3520", "postcode B0J 2H0", "7412 SL").
         Pattern(
             "zip_labelled",
-            rf"(?i:(?<=\bzip\s)|(?<=\bzip:\s)|(?<=\bzip\scode\s)|(?<=\bzip\scode:\s)"
-            rf"|(?<=\bpostal\scode\s)|(?<=\bpostal\scode:\s)|(?<=\bzipcode\s)){ZIP}\b",
+            rf"(?<={POSTAL_LABEL}){ZIP}\b|(?<={POSTAL_LABEL}){FOREIGN_POSTAL_CODE}(?![\w.,/-]\w)",
             0.9,
         ),
     ]
