@@ -76,13 +76,19 @@ class PlaceRecognizer(LocalRecognizer):
             phrase = " ".join(word.group(0).lower().rstrip("-") for word in group)
             if phrase in clinical_words():
                 continue
-            before = text[max(0, group[0].start() - LOCATIVE_CHARS) : group[0].start()]
             if phrase not in place_names():
                 # A town abroad only after a locative: "Vera", "Padua" and "Lugano" also name
                 # diseases, scores and stages ("Polycythemia Vera", "Padua score").
-                if not uncased and LOCATIVE.search(before) and self._is_world_town(phrase, group):
+                if (
+                    not uncased
+                    and self._is_world_town(phrase, group)
+                    and LOCATIVE.search(
+                        text[max(0, group[0].start() - LOCATIVE_CHARS) : group[0].start()]
+                    )
+                ):
                     return size
                 continue
+            before = text[max(0, group[0].start() - LOCATIVE_CHARS) : group[0].start()]
             english = [is_english(word.group(0).rstrip("-")) for word in group]
             if size > 1 and all(english) and uncased and not LOCATIVE.search(before):
                 continue  # "LONG ISLAND OF NECROSIS": English words with no cue

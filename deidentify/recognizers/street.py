@@ -93,12 +93,12 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         ),
         Pattern(
             "street_suffix_then_number",
-            rf"\b(?:{NAME_WORD}\s){{0,2}}\p{{Lu}}[\p{{L}}\-]*{STREET_SUFFIX}\s{HOUSE_NUMBER}\b",
+            rf"\b\p{{Lu}}[\p{{L}}\-]*{STREET_SUFFIX}\s{HOUSE_NUMBER}\b",
             SCORE,
         ),
         Pattern(
             "street_prefix_name_number",
-            rf"(?<!\bet\s){STREET_PREFIX}\s(?:{NAME_WORD}\.?\s){{1,3}}{HOUSE_NUMBER}\b"
+            rf"(?={STREET_PREFIX}\s)(?<!\bet\s){STREET_PREFIX}\s(?:{NAME_WORD}\.?\s){{1,3}}{HOUSE_NUMBER}\b"
             r"(?!\s?(?i:l|lpm|l/min|mg|mcg|ml|cc|units?|times|x|hrs?|hours?|days?)\b)",
             SCORE,
         ),
@@ -107,7 +107,8 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         # "OR suite 3" or "ste 2 mm" (ST elevation).
         Pattern(
             "address_unit",
-            rf"(?:(?<=(?:^|[,;\n]|\b{STREET_TYPE}\.?)[ \t]*)(?i:apt|apartment|suite)\.?\s?#?\s?"
+            rf"(?:(?=(?i:apt|apartment|suite)\b)(?<=(?:^|[,;\n]|\b{STREET_TYPE}\.?)[ \t]*)"
+            r"(?i:apt|apartment|suite)\.?\s?#?\s?"
             r"|\b(?i:apt|apartment|suite)\.?\s?#\s?|\bSte\.\s?#?\s?)"
             r"\d{1,5}[A-Za-z]?\b(?![.,/\-]\d|\s?(?i:mm|cm|wks?|weeks?|days?|flights?|steps?)\b)",
             SCORE,
