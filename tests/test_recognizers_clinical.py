@@ -669,6 +669,7 @@ def test_addressed_names(text: str, expected: list[str]) -> None:
         ("Via NGT 20 mL flush given. Necktie 2 noted.", []),
         ("Transferred to unit 4 today; Suite 3.5 mg order clarified.", []),
         ("PT LIVES AT 88 BRIXWORTH TRAIL WITH SON.", ["88 BRIXWORTH TRAIL"]),
+        ("Lives at 1200 N Okafor Ave. with her son.", ["1200 N Okafor Ave."]),
         (
             "Lives at 221B Hartwell Street or 12-14 Elmford Road.",
             ["221B Hartwell Street", "12-14 Elmford Road."],
@@ -692,6 +693,7 @@ def test_addressed_names(text: str, expected: list[str]) -> None:
         "clinical-look-alikes",
         "hospital-unit-and-decimal",
         "upper-case-spelled-out-type",
+        "direction-letter",
         "letter-and-range-house-numbers",
         "prefix-type-before-english-words",
         "appointment-suite-and-st-elevation",

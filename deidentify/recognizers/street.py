@@ -88,7 +88,7 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
     PATTERNS = [
         Pattern(
             "street_address",
-            rf"\b{HOUSE_NUMBER}\s(?:{NAME_WORD}\s){{1,3}}{STREET_TYPE}\b\.?",
+            rf"\b{HOUSE_NUMBER}\s(?:[NSEW]\.?\s)?(?:{NAME_WORD}\s){{1,3}}{STREET_TYPE}\b\.?",
             SCORE,
         ),
         Pattern(
