@@ -17,7 +17,7 @@ from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 from deidentify.analysis import LONE_SURROGATE, analyze, extend_name, strip_invisible
 from deidentify.casing import is_uncased
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
-from deidentify.lexicons import is_english, person_names, region_names
+from deidentify.lexicons import is_english, is_first_name, person_names, region_names
 from deidentify.policy import Action, Policy
 from deidentify.recognizers.results import with_bounds
 from deidentify.surrogates import (
@@ -257,6 +257,23 @@ def _as_person(span: Span, text: str, names: set[str]) -> Span:
     return Span(span.start, span.end, "PERSON", span.score, span.recognizer)
 
 
+# Words after a first name that make it a person, not the town of that name ("Regina called").
+PERSON_AFTER = re.compile(
+    r"\s+(?i:from\s+(?:case|social|pt|ot|physical|nutrition|pharmacy|rehab|hospice)|called|"
+    r"calls|visited|visits|states|stated|says|said|asked|asks|at\s+bedside|in\s+to\s+visit)\b"
+)
+
+
+def _first_name_as_person(text: str, span: Span) -> Span:
+    """Retype a place span that is one first name before a person's verb ("Regina called")."""
+    if span.entity_type != "LOCATION":
+        return span
+    fragment = text[span.start : span.end]
+    if " " in fragment or not is_first_name(fragment) or not PERSON_AFTER.match(text, span.end):
+        return span
+    return Span(span.start, span.end, "PERSON", span.score, span.recognizer)
+
+
 def _is_census_name(entity_type: str, token: str) -> bool:
     return entity_type == "PERSON" and token.lower() in person_names()
 
@@ -377,7 +394,7 @@ class Deidentifier:
                     recognizer=str(metadata.get("recognizer_name", "unknown")),
                 )
             )
-        spans = [_whole_word(text, span) for span in spans]
+        spans = [_first_name_as_person(text, _whole_word(text, span)) for span in spans]
         spans = self._propagate(text, spans, "PERSON", "SameNoteNamePropagation")
         return self._propagate(text, spans, "LOCATION", "SameNotePlacePropagation")
 

@@ -611,12 +611,16 @@ def test_rare_sense_first_names_are_names() -> None:
         ('S: "Nancy, I know where I am." O: calm.', ["Nancy"]),
         ('S: "Okay, I know where I am." Hi Doctor, see the plan.', []),
         ("PT HAS TIMOTHY GRASS ALLERGY. ANA POSITIVE, RF NEG. ECHO: SAM OF MITRAL VALVE.", []),
+        ("Regina from case management called. BP ROSE FROM 120 TO 150.", ["Regina"]),
+        ("Regina called back at 3pm.", ["Regina"]),
     ],
     ids=[
         "upper-case-first-name",
         "name-addressed-in-quote",
         "addressed-words-that-are-no-names",
         "clinical-senses-of-first-names",
+        "first-name-from-a-service",
+        "town-name-before-a-verb",
     ],
 )
 def test_first_names_without_cues(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]

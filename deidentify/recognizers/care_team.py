@@ -43,7 +43,9 @@ CLINICAL_LETTERS = frozenset("ABCDIKLPQRSTVX")
 # a word ("grace visited", "RUTH CALLED").
 PERSON_VERBS = (
     r"(?i:visited|visits|called|calls|phoned|texted|emailed|stated|states|said|says|asked|asks|"
-    r"requested|spoke|agreed|was updated|is aware|will call|will visit)"
+    r"requested|spoke|agreed|was updated|is aware|will call|will visit|"
+    r"from (?:case management|cm|social work|sw|pt|ot|physical therapy|nutrition|pharmacy|"
+    r"rehab|hospice|admitting|the (?:care|primary) team))"
 )
 # Words before a first name that make it a word: an article, a letter ("X RAY") or a vital sign
 # that rose or fell ("TEMP ROSE").
