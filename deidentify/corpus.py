@@ -97,7 +97,9 @@ def deidentify_corpus(
 
     `progress` shows a progress bar on stderr; None shows it only when stderr is a terminal.
     `workers > 1` detects and transforms in that many forked processes, a chunk of records at a
-    time; the output is the same as with one process, because every replacement is keyed.
+    time; the output is the same as with one process, because every replacement is keyed. The
+    exception is two names of a patient whose surrogates collide: the name register gives the
+    first draw to the name processed first.
     Raises ResumeError when `output_dir` contains records written under another policy or key.
     """
     started = time.perf_counter()
@@ -112,6 +114,12 @@ def deidentify_corpus(
     check_resume(output_dir, deid.policy, deid.keys)
     record_run_state(output_dir, deid.policy, deid.keys)
     pending = [r for r in records if record_key(deid, r) not in done]
+    if done and not (output_dir / NAME_REGISTRY_NAME).exists():
+        # Without it, resumed records could give a name another surrogate than before.
+        raise ResumeError(
+            f"{output_dir / NAME_REGISTRY_NAME} is missing, but {len(done)} records are already "
+            "written; restore it from a backup, or de-identify into a new output directory"
+        )
     # Checked here, because a worker process reports only the type of an error.
     for position, record in enumerate(records, start=1):
         deid.check_length(record.text, f"the text of record {position}")

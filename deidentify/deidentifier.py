@@ -226,10 +226,36 @@ def _is_kept_as_written(text: str, result: RecognizerResult) -> bool:
         return True
     if result.entity_type == "AGE" and fragment.isdigit() and int(fragment) <= MAX_AGE:
         return True  # not an identifier under Safe Harbor, so neither replaced nor reported
+    uncued = metadata.get("recognizer_name") in UNCUED_RECOGNIZERS
+    name_or_place = result.entity_type in ("PERSON", "LOCATION")
+    if uncued and name_or_place and _is_clinical_name_phrase(text, result.end, fragment):
+        return True  # "TIMOTHY GRASS", "KELLY CLAMP"
     if result.entity_type == "PERSON" and metadata.get("recognizer_name") == "SpacyRecognizer":
         # spaCy types a lone country or state a person now and then ("going to Bermuda").
         return _is_region(fragment)
     return result.entity_type == "LOCATION" and _is_region(fragment)
+
+
+# Recognizers that find a name without a cue, whose single first names a clinical noun after
+# them can turn back into words.
+UNCUED_RECOGNIZERS = frozenset({"SpacyRecognizer", "LexiconNameRecognizer"})
+# Nouns after a first name that make it a clinical term: "timothy grass", "kelly clamp",
+# "morgan lens", "dixie cup", "myrtle oil", "ebony colored". Surnames ("White") are left out.
+CLINICAL_NAME_HEADS = re.compile(
+    r"[ \t]+(?i:grass|grasses|clamps?|lens|lenses|cups?|oil|colou?red|pollen|"
+    r"forceps|retractors?|scissors|tubes?|catheters?|splints?|positive|negative|pos|neg|titer)\b"
+)
+
+
+def _is_clinical_name_phrase(text: str, end: int, fragment: str) -> bool:
+    """Return whether a first name is the first word of a clinical term ("KELLY CLAMP").
+
+    The span is the name alone with the noun after it, or the name and the noun together.
+    """
+    words = fragment.split()
+    if len(words) == 1:
+        return CLINICAL_NAME_HEADS.match(text, end) is not None
+    return len(words) == 2 and CLINICAL_NAME_HEADS.fullmatch(" " + words[1]) is not None
 
 
 def _is_birth_date_over_89(text: str, span: Span) -> bool:

@@ -30,6 +30,10 @@ NAME_REGISTRY_NAME = "name-registry.sqlite"
 BUSY_TIMEOUT_S = 60.0
 
 
+class RegistryError(RuntimeError):
+    """Raised when the register file cannot be read or written, or holds invalid rows."""
+
+
 class NameRegistry:
     """An SQLite file of (patient, name digest) -> surrogate rows, unique per patient both ways."""
 
@@ -38,21 +42,35 @@ class NameRegistry:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connection: sqlite3.Connection | None = None
         self._pid = -1
-        with self._connect() as connection:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS names (patient TEXT NOT NULL, digest TEXT NOT NULL,"
-                " surrogate TEXT NOT NULL, PRIMARY KEY (patient, digest),"
-                " UNIQUE (patient, surrogate))"
-            )
+        try:
+            with self._connect() as connection:
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS names (patient TEXT NOT NULL, digest TEXT NOT NULL,"
+                    " surrogate TEXT NOT NULL, PRIMARY KEY (patient, digest),"
+                    " UNIQUE (patient, surrogate))"
+                )
+        except sqlite3.Error as error:
+            raise self.error(error) from None
         # Closed again, so that worker processes forked after this do not inherit it.
         self.close()
 
     def _connect(self) -> sqlite3.Connection:
         # A connection must not cross a fork, so each process opens its own.
         if self._connection is None or self._pid != os.getpid():
-            self._connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            try:
+                self._connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+            except sqlite3.Error as error:
+                raise self.error(error) from None
             self._pid = os.getpid()
         return self._connection
+
+    def error(self, error: Exception) -> RegistryError:
+        """Return the error to raise for a failed read or write of the register file."""
+        return RegistryError(
+            f"name register {self.path} could not be read or written "
+            f"({type(error).__name__}); restore the file from a backup, or de-identify into a "
+            "new output directory"
+        )
 
     def lookup(self, patient: str, digest: str) -> str | None:
         """Return the surrogate registered for a name digest of `patient`, or None."""
@@ -67,13 +85,16 @@ class NameRegistry:
 
     def is_claimed(self, patient: str, surrogate: str) -> bool:
         """Return whether `surrogate` is already assigned to a name of `patient`."""
-        row = (
-            self._connect()
-            .execute(
-                "SELECT 1 FROM names WHERE patient = ? AND surrogate = ?", (patient, surrogate)
+        try:
+            row = (
+                self._connect()
+                .execute(
+                    "SELECT 1 FROM names WHERE patient = ? AND surrogate = ?", (patient, surrogate)
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
+        except sqlite3.Error as error:
+            raise self.error(error) from None
         return row is not None
 
     def claim(self, patient: str, digest: str, surrogate: str) -> str | None:
@@ -92,6 +113,8 @@ class NameRegistry:
                 )
         except sqlite3.IntegrityError:
             return self.lookup(patient, digest)
+        except sqlite3.Error as error:
+            raise self.error(error) from None
         return surrogate
 
     def close(self) -> None:

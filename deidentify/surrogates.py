@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from deidentify.registry import NameRegistry
+from deidentify.registry import NameRegistry, RegistryError
 from deidentify.zipcode import is_zip_code, safe_harbor_zip
 
 
@@ -32,6 +32,7 @@ def _read_name_pool() -> list[str]:
 # with a probability of about 1 in 3,000, and then the second takes its next candidate. Corpus
 # and FHIR runs keep that choice per patient in a register (`deidentify/registry.py`).
 NAME_POOL = _read_name_pool()
+NAME_POOL_SET = frozenset(NAME_POOL)
 CITY_POOL = [
     "Ashford", "Brookfield", "Cedar Grove", "Dalton", "Easton", "Glenwood", "Hillcrest", "Kingston",
     "Maplewood", "Northfield", "Oak Ridge", "Pinehurst", "Redmond", "Stonebridge", "Westbury",
@@ -57,8 +58,11 @@ ADDRESS_KIND_WORDS = frozenset(
 )  # fmt: skip
 # Labels of units and boxes, which an address surrogate keeps wherever they are.
 ADDRESS_UNIT_WORDS = frozenset(
-    {"apt", "apartment", "suite", "ste", "unit", "box", "p", "o", "post", "office", "psc", "cmr"}
-)
+    {"apt", "apartment", "suite", "ste", "unit", "box", "p", "o", "po", "post", "office", "psc",
+     "cmr"}
+)  # fmt: skip
+# Draws of a code surrogate before a code that keeps coming back as itself is redacted.
+CODE_ATTEMPTS = 8
 # Street types written before the name ("Via Elmford 71").
 STREET_PREFIX_WORDS = frozenset(
     {"via", "viale", "vicolo", "piazza", "piazzetta", "corso", "calle", "carrer", "avenida",
@@ -275,7 +279,8 @@ class SurrogateGenerator:
         """
         taken = {} if taken is None else taken
         original = token.lower()
-        if self.registry is not None:
+        if self.registry is not None and patient != self.pseudonym(""):
+            # Texts without a patient id share one pseudonym, so they skip the register.
             surrogate = self._registered_name(original, patient, taken)
         else:
             surrogate = next(
@@ -306,6 +311,14 @@ class SurrogateGenerator:
         digest = self._digest("name-register", patient, original).hex()[:32]
         known = registry.lookup(patient, digest)
         if known is not None:
+            valid = known in NAME_POOL_SET and known.lower() != original
+            if not valid or taken.get(known.lower(), original) != original:
+                # A row that no draw could give: the file was edited or damaged.
+                raise RegistryError(
+                    f"name register {registry.path} holds a surrogate that medsum cannot have "
+                    "written; restore the file from a backup, or de-identify into a new output "
+                    "directory"
+                )
             return known
         for candidate in self._name_candidates(patient, original):
             if candidate.lower() == original or taken.get(candidate.lower(), original) != original:
@@ -392,8 +405,13 @@ class SurrogateGenerator:
             lower = token.lower()
             short_code = len(token) <= 3 and token.isupper() and not set(token) & set("AEIOUY")
             if short_code or any(char.isdigit() for char in token):
-                # "4B", "12-14", "B0J", "SL": every letter and digit, in the same layout
-                return self._code(token, patient)
+                # "4B", "12-14", "B0J", "SL": every letter and digit, in the same layout, and
+                # another draw where the first gives the token back.
+                for attempt in range(CODE_ATTEMPTS):
+                    code = self._code(token, patient + "\x1f" * attempt)
+                    if code != token:
+                        return code
+                return redaction_tag("LOCATION")
             suffix = next((end for end in STREET_SUFFIXES if lower.endswith(end)), "")
             name = self._street_name(lower.removesuffix(suffix), patient)
             if suffix:

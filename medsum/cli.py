@@ -399,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         help="processes for --input runs of csv, jsonl, mts-dialog, aci-bench and "
-        "physionet-deid (default: all cores); the output does not depend on it",
+        "physionet-deid (default: all cores); the output does not depend on it, except which "
+        "of two names whose surrogates collide gets the first draw",
     )
     deid.add_argument(
         "--spacy-pipeline",

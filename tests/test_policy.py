@@ -712,6 +712,11 @@ def test_address_numbers_change_and_stay_per_patient() -> None:
     for index in range(200):
         surrogate = generator.surrogate("LOCATION", "7 Alder St.", f"patient-{index}")
         assert not surrogate.startswith("7 ")
+    # A unit code never stays either.
+    for index in range(300):
+        surrogate = generator.surrogate("LOCATION", "Apt 4B", f"patient-{index}")
+        assert surrogate != "Apt 4B"
+        assert surrogate.startswith("Apt ")
     # The spelling of the street type does not change one patient's house number.
     short = generator.surrogate("LOCATION", "27 Alder St.", "patient-1")
     long = generator.surrogate("LOCATION", "27 Alder Street", "patient-1")

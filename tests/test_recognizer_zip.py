@@ -28,6 +28,8 @@ def found(text: str) -> list[str]:
         ("postcode 7412 SL", ["7412 SL"]),
         ("postal code B0J 2H0", ["B0J 2H0"]),
         ("post code SW1A 1AA", ["SW1A 1AA"]),
+        ("Postal code 560001.", ["560001"]),
+        ("Zip code: D-80331", ["D-80331"]),
     ],
 )
 def test_zip_codes_found(text: str, expected: list[str]) -> None:

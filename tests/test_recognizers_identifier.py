@@ -38,6 +38,11 @@ def found(text: str) -> list[tuple[str, str]]:
             [("ACCOUNT_NUMBER", "4111 1111 1111 1112")],
         ),
         ("Per sliding scale card 151-200 give 2 units; insurance card 12345", []),
+        (
+            "Visa 4111 1111 1111 1112; card no. 5500.0000.0000.0005",
+            [("ACCOUNT_NUMBER", "4111 1111 1111 1112"), ("ACCOUNT_NUMBER", "5500.0000.0000.0005")],
+        ),
+        ("Hourly UO cc: 40 35 30 45 50 25; I/O CC: 100 200 150 250 300 175", []),
         ("DL# S530-4417-2291 copied", [("LICENSE_NUMBER", "S530-4417-2291")]),
         ("license no. RN228841", [("LICENSE_NUMBER", "RN228841")]),
         ("her driver's license number is 7731046", [("LICENSE_NUMBER", "7731046")]),
@@ -76,6 +81,8 @@ def found(text: str) -> list[tuple[str, str]]:
         "card-look-alikes",
         "card-in-groups",
         "scale-card-and-short-numbers",
+        "brand-and-dotted-card",
+        "cc-volumes",
         "driver-licence",
         "licence",
         "licence-number-is",
@@ -165,6 +172,7 @@ def test_codes_absent_from_output_and_logs(deidentifier, caplog) -> None:  # typ
         ("cell count 12 000, fax sent 3 pages at 1400", []),
         ("Phone:\n60-56-85-91\nE-mail: none", ["60-56-85-91"]),
         ("Phone call made.\n120 mL given over 30 min", []),
+        ("Phone number:\n\n0612 345 678", ["0612 345 678"]),
     ],
     ids=[
         "spaced",
@@ -175,6 +183,7 @@ def test_codes_absent_from_output_and_logs(deidentifier, caplog) -> None:  # typ
         "counts-after-cue-words",
         "next-line-after-label",
         "next-line-without-colon",
+        "blank-line-after-label",
     ],
 )
 def test_phone_numbers_after_a_phone_word(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]

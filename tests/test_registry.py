@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import string
 from pathlib import Path
 
+import pytest
+
 from deidentify.corpus import deidentify_corpus
-from deidentify.registry import NAME_REGISTRY_NAME, NameRegistry
+from deidentify.registry import NAME_REGISTRY_NAME, NameRegistry, RegistryError
+from deidentify.resume import ResumeError
 from deidentify.surrogates import NAME_POOL, SurrogateGenerator
 from medsum.records import Record
 
@@ -79,3 +83,42 @@ def test_corpus_register_holds_no_name(tmp_path: Path, deidentifier) -> None:  #
         assert word not in stored
     # The session's de-identifier gets its previous (absent) register back.
     assert deidentifier.surrogates.registry is None
+
+
+def test_edited_register_row_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / NAME_REGISTRY_NAME
+    generator = SurrogateGenerator(KEY, registry=NameRegistry(path))
+    generator.name_token("Brixworth", PATIENT, {})
+    # Someone writes the original name into the row as its own surrogate.
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE names SET surrogate = 'Brixworth'")
+    with pytest.raises(RegistryError, match="restore the file") as raised:
+        generator.name_token("Brixworth", PATIENT, {})
+    assert "Brixworth" not in str(raised.value)
+
+
+def test_unreadable_register_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / NAME_REGISTRY_NAME
+    path.write_bytes(b"this is no database file" * 100)
+    with pytest.raises(RegistryError, match=r"name-registry\.sqlite"):
+        NameRegistry(path)
+
+
+def test_texts_without_patient_skip_the_register(tmp_path: Path) -> None:
+    registry = NameRegistry(tmp_path / NAME_REGISTRY_NAME)
+    generator = SurrogateGenerator(KEY, registry=registry)
+    no_patient = generator.pseudonym("")
+    assert generator.name_token("Brixworth", no_patient, {}) is not None
+    assert not registry.is_claimed(no_patient, generator.name_token("Brixworth", no_patient, {}))
+
+
+def test_resume_without_register_is_rejected(tmp_path: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
+    records = [
+        Record(id="r1", text="Seen by Dr. Brixworth.", patient_id="patient-1"),
+        Record(id="r2", text="Dr. Elmford called.", patient_id="patient-1"),
+    ]
+    output = tmp_path / "deid"
+    deidentify_corpus(records[:1], output, deidentifier, progress=False)
+    (output / NAME_REGISTRY_NAME).unlink()
+    with pytest.raises(ResumeError, match="is missing"):
+        deidentify_corpus(records, output, deidentifier, progress=False)

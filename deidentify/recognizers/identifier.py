@@ -60,8 +60,9 @@ LABELS = {
 # in groups ("4111 1111 1111 1112"), whether or not the Luhn check that Presidio's credit card
 # recognizer applies passes. Fewer digits after "card" are a scale or a count ("card 151-200").
 CARD_NUMBER = re.compile(
-    r"(?i)\b(?:(?:credit|debit|bank|payment)\s*)?(?:card|cc)(?:\s*(?:number|num\b|no\.?|#))?"
-    rf"{JOIN}(?P<code>\d(?:[ \-]?\d){{11,18}})(?![\d\-])"
+    r"(?i)\b(?:(?:(?:credit|debit|bank|payment)\s*)?card(?:\s*(?:number|num\b|no\.?|#))?"
+    r"|cc\s*(?:number|num\b|no\.?|#)|visa|mastercard|amex|american\s+express|discover)"
+    rf"{JOIN}(?P<code>\d(?:[ .\-]?\d){{11,18}})(?![\d\-])"
 )
 # A vehicle identification number: 17 letters and digits without I, O and Q.
 VIN = re.compile(r"(?<![A-Za-z0-9])[A-HJ-NPR-Z0-9]{17}(?![A-Za-z0-9])")

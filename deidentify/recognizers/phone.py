@@ -40,7 +40,7 @@ class ShapePhoneRecognizer(PatternRecognizer):
         # form may put the number on the line after "Phone:".
         Pattern(
             "phone_after_cue",
-            rf"(?<=\b{PHONE_CUE}\b(?:[^\d\n]{{0,20}}|:[ \t]*\r?\n[ \t]*))"
+            rf"(?<=\b{PHONE_CUE}\b(?:[^\d\n]{{0,20}}|[^\d\n]{{0,20}}:(?:[ \t]*\r?\n){{1,2}}[ \t]*))"
             r"\(?\d{2,12}\)?(?:[\s.-]{1,2}\d{2,8}){0,4}\b",
             0.6,
         ),

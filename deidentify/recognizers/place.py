@@ -27,6 +27,11 @@ from deidentify.recognizers.results import make_result
 LOCATIVE = re.compile(r"\b(?i:in|from|to|at|near|on)\s+(?i:the\s+)?\Z")
 # Characters before a place searched for a locative ("FROM THE ").
 LOCATIVE_CHARS = 12
+# Words after a town's name that make it an eponym ("at Padua score 5", "to Lugano criteria").
+EPONYM_AFTER = re.compile(
+    r"\s+(?i:score|scores|criteria|classification|scale|stage|staging|type|system|definition|"
+    r"grade|syndrome|disease|virus|guidelines?|trial|protocol)\b"
+)
 # Shorter names of towns outside the United States are as often abbreviations ("Aba", "Ica").
 MIN_WORLD_TOWN_LENGTH = 4
 
@@ -85,6 +90,7 @@ class PlaceRecognizer(LocalRecognizer):
                     and LOCATIVE.search(
                         text[max(0, group[0].start() - LOCATIVE_CHARS) : group[0].start()]
                     )
+                    and not EPONYM_AFTER.match(text, group[-1].end())
                 ):
                     return size
                 continue

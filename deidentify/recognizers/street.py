@@ -67,7 +67,8 @@ NOT_STREET_NAMES = frozenset(
     {"unit", "units", "tab", "tabs", "dose", "doses", "times", "hours", "hrs", "minutes",
      "mins", "days", "weeks", "puffs", "drops", "amps", "bags", "liters", "litres", "minute",
      "meter", "meters", "metre", "metres", "step", "steps", "beat", "beats", "lap", "laps",
-     "hour", "day", "week", "month", "months", "year", "years", "feet", "foot"}
+     "hour", "day", "week", "month", "months", "year", "years", "feet", "foot", "head", "chest",
+     "abdominal", "abd", "pelvic", "mm", "cm", "students"}
     | {word.lower() for word in SPACY_STOP_WORDS}
 )  # fmt: skip
 
@@ -99,7 +100,7 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         Pattern(
             "street_prefix_name_number",
             rf"(?={STREET_PREFIX}\s)(?<!\bet\s){STREET_PREFIX}\s(?:{NAME_WORD}\.?\s){{1,3}}{HOUSE_NUMBER}\b"
-            r"(?!\s?(?i:l|lpm|l/min|mg|mcg|ml|cc|units?|times|x|hrs?|hours?|days?)\b)",
+            r"(?!\s?(?i:l|lpm|l/min|mg|mcg|ml|cc|units?|times|x|hrs?|hours?|days?|lumens?|fr)\b)",
             SCORE,
         ),
         # An apartment or suite number in an address: at the start of a line, after a comma or
@@ -110,7 +111,8 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
             rf"(?:(?=(?i:apt|apartment|suite)\b)(?<=(?:^|[,;\n]|\b{STREET_TYPE}\.?)[ \t]*)"
             r"(?i:apt|apartment|suite)\.?\s?#?\s?"
             r"|\b(?i:apt|apartment|suite)\.?\s?#\s?|\bSte\.\s?#?\s?)"
-            r"\d{1,5}[A-Za-z]?\b(?![.,/\-]\d|\s?(?i:mm|cm|wks?|weeks?|days?|flights?|steps?)\b)",
+            r"\d{1,5}[A-Za-z]?\b"
+            r"(?![.,/\-]\d|\s?(?i:mm|cm|wks?|weeks?|days?|flights?|steps?|am|pm|at|noon)\b)",
             SCORE,
         ),
         Pattern(

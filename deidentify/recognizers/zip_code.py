@@ -23,11 +23,11 @@ STATE_NAMES = (
 )
 ZIP = r"\d{5}(?:-\d{4})?"
 # "zip", "ZIP code:", "postal code is", "postcode" and the space or colon after them.
-POSTAL_LABEL = r"\b(?i:zip\s?code|zipcode|zip|postal\s+code|post\s?code)(?:\s+is)?:?\s"
+POSTAL_LABEL = r"\b(?i:zip\s?code|zipcode|zip|postal\s+code|post\s?code|plz)(?:\s+is)?:?\s"
 # Postal codes of other countries: 3 to 5 digits with an optional second group ("3610-114",
 # "840 24"), Dutch "7412 SL", Canadian "B0J 2H0" and British "SW1A 1AA".
 FOREIGN_POSTAL_CODE = (
-    r"(?:\d{3,5}(?:[- ]\d{2,4}|\s?[A-Z]{2}\b)?|[A-Z]\d[A-Z]\s?\d[A-Z]\d"
+    r"(?:(?:[A-Z]{1,2}-)?\d{2,6}(?:[- ]\d{2,4}|\s?[A-Z]{2}\b)?|[A-Z]\d[A-Z]\s?\d[A-Z]\d"
     r"|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})"
 )
 
@@ -48,7 +48,8 @@ class ZipCodeRecognizer(PatternRecognizer):
         # postal codes of other countries ("zip code is 3520", "postcode B0J 2H0", "7412 SL").
         Pattern(
             "zip_labelled",
-            rf"(?<={POSTAL_LABEL}){ZIP}\b|(?<={POSTAL_LABEL}){FOREIGN_POSTAL_CODE}(?![\w.,/-]\w)",
+            rf"(?<={POSTAL_LABEL}){ZIP}(?![\w-])|(?<={POSTAL_LABEL}){FOREIGN_POSTAL_CODE}"
+            r"(?![\w.,/-]\w|\w)",
             0.9,
         ),
     ]
