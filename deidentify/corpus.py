@@ -35,7 +35,7 @@ from tqdm import tqdm
 from deidentify.batch import WorkerPool, deidentify_many
 from deidentify.casing import is_uncased
 from deidentify.deidentifier import Deidentifier, DeidResult, merge_mappings
-from deidentify.registry import NAME_REGISTRY_NAME, attached_registry
+from deidentify.registry import NAME_REGISTRY_NAME, attached_registry, check_registry_present
 from deidentify.resume import (
     POLICY_STATE_NAME,
     ResumeError,
@@ -114,12 +114,7 @@ def deidentify_corpus(
     check_resume(output_dir, deid.policy, deid.keys)
     record_run_state(output_dir, deid.policy, deid.keys)
     pending = [r for r in records if record_key(deid, r) not in done]
-    if done and not (output_dir / NAME_REGISTRY_NAME).exists():
-        # Without it, resumed records could give a name another surrogate than before.
-        raise ResumeError(
-            f"{output_dir / NAME_REGISTRY_NAME} is missing, but {len(done)} records are already "
-            "written; restore it from a backup, or de-identify into a new output directory"
-        )
+    check_registry_present(output_dir, len(done))
     # Checked here, because a worker process reports only the type of an error.
     for position, record in enumerate(records, start=1):
         deid.check_length(record.text, f"the text of record {position}")

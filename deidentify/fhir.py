@@ -73,7 +73,7 @@ from deidentify.fhir_progress import (
     reference_day,
     total_counts,
 )
-from deidentify.registry import NAME_REGISTRY_NAME, attached_registry
+from deidentify.registry import NAME_REGISTRY_NAME, attached_registry, check_registry_present
 from deidentify.resume import check_resume, record_run_state
 from deidentify.surrogates import TITLES
 from deidentify.vault import Vault
@@ -827,6 +827,7 @@ def deidentify_fhir_file(
     fhir.today = reference_day(done, today)
     record_run_state(output_dir, deid.policy, deid.keys)
     skipped = len(done)
+    check_registry_present(output_dir, skipped)
     logger.info(
         "de-identifying %d FHIR input items (%d already done, resuming)",
         len(models) - skipped,

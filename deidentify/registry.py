@@ -123,6 +123,21 @@ class NameRegistry:
         self._connection = None
 
 
+def check_registry_present(output_dir: Path, records_written: int) -> None:
+    """Raise ResumeError when records are written to `output_dir` but its register is gone.
+
+    Without it, resumed records could give a name another surrogate than before.
+    """
+    from deidentify.resume import ResumeError
+
+    path = output_dir / NAME_REGISTRY_NAME
+    if records_written and not path.exists():
+        raise ResumeError(
+            f"{path} is missing, but {records_written} records are already written; restore it "
+            "from a backup, or de-identify into a new output directory"
+        )
+
+
 @contextmanager
 def attached_registry(generator: SurrogateGenerator, path: Path) -> Iterator[NameRegistry]:
     """Attach the register at `path` to `generator` for the block, then restore its previous one."""

@@ -301,3 +301,13 @@ def test_cli_resumes_fhir_run(
     monkeypatch.setenv("MEDSUM_KEY_DIR", str(keys.directory))
     assert main(argv) == 0
     assert_same_output(output, reference, keys)
+
+
+def test_resume_without_name_register_is_rejected(
+    tmp_path: Path, source: Path, deid: Deidentifier, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    output = tmp_path / "resumed"
+    interrupted_run(source, output, deid, monkeypatch)
+    (output / "name-registry.sqlite").unlink()
+    with pytest.raises(ResumeError, match="is missing"):
+        deidentify_fhir_file(source, output, deid)
