@@ -757,3 +757,8 @@ def test_addresses_absent_from_output_and_logs(deidentifier, caplog) -> None:  #
         assert part not in trace
     for word in ("Elmfordstrasse", "Brixa", "255", "4B"):
         assert word not in result.text
+
+
+def test_no_initial_after_a_slash(deidentifier) -> None:  # type: ignore[no-untyped-def]
+    text = "d/w Hartwell, NP, plan unchanged."
+    assert detected(deidentifier, text, "PERSON") == ["Hartwell"]

@@ -66,7 +66,7 @@ class TitledNameRecognizer(CasedPatternRecognizer):
         # A name before a credential inside a line ("N. Okafor NP aware", "Vance MD plans").
         Pattern(
             "name_before_inline_credential",
-            r"\b(?:[A-Za-z]\.?\s)?[A-Za-z][A-Za-z'\-]+(?:\s[A-Za-z][A-Za-z'\-]+)?"
+            r"\b(?<!/)(?:[A-Za-z]\.?\s)?[A-Za-z][A-Za-z'\-]+(?:\s[A-Za-z][A-Za-z'\-]+)?"
             rf"(?=,?\s{CREDENTIAL}\b(?!\s?{NOT_AFTER_CREDENTIAL}))",
             0.5,
         ),
@@ -91,7 +91,7 @@ class TitledNameRecognizer(CasedPatternRecognizer):
         # A signature line: a name, then a credential at the end of the line ("s. roberto rrt").
         Pattern(
             "name_before_credential",
-            r"\b(?:[A-Za-z]\.?\s)?[A-Za-z][A-Za-z'\-]+(?:\s[A-Za-z][A-Za-z'\-]+)?"
+            r"\b(?<!/)(?:[A-Za-z]\.?\s)?[A-Za-z][A-Za-z'\-]+(?:\s[A-Za-z][A-Za-z'\-]+)?"
             r"(?=,?\s(?i:rn|rrt|md|np|lpn|cna|msw|pa-c)\.?[ \t]*$)",
             0.6,
         ),
