@@ -19,6 +19,7 @@ from deidentify.casing import is_uncased
 from deidentify.engine import DEFAULT_SPACY_MODEL, ENTITIES, build_analyzer
 from deidentify.lexicons import is_english, is_first_name, person_names, region_names
 from deidentify.policy import Action, Policy
+from deidentify.recognizers.care_team import PERSON_VERBS
 from deidentify.recognizers.results import with_bounds
 from deidentify.surrogates import (
     NAME_TOKEN,
@@ -284,10 +285,7 @@ def _as_person(span: Span, text: str, names: set[str]) -> Span:
 
 
 # Words after a first name that make it a person, not the town of that name ("Regina called").
-PERSON_AFTER = re.compile(
-    r"\s+(?i:from\s+(?:case|social|pt|ot|physical|nutrition|pharmacy|rehab|hospice)|called|"
-    r"calls|visited|visits|states|stated|says|said|asked|asks|at\s+bedside|in\s+to\s+visit)\b"
-)
+PERSON_AFTER = re.compile(rf"\s+(?:{PERSON_VERBS}|(?i:at\s+bedside|in\s+to\s+visit))\b")
 
 
 def _first_name_as_person(text: str, span: Span) -> Span:

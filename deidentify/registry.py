@@ -8,7 +8,7 @@ records, per patient, which surrogate each name has, and no surrogate is given t
 one patient.
 
 Rows hold the patient's keyed pseudonym, a keyed digest of the original name token (never the
-token) and the surrogate. The file is SQLite; forked worker processes open their own connection
+token) and the surrogate. The file is SQLite. Forked worker processes open their own connection
 and claim surrogates in transactions, so two processes cannot give one surrogate to two names.
 """
 
@@ -31,7 +31,7 @@ BUSY_TIMEOUT_S = 60.0
 
 
 class RegistryError(RuntimeError):
-    """Raised when the register file cannot be read or written, or holds invalid rows."""
+    """Raised when the register file cannot be read or written, or contains invalid rows."""
 
 
 class NameRegistry:
@@ -74,13 +74,17 @@ class NameRegistry:
 
     def lookup(self, patient: str, digest: str) -> str | None:
         """Return the surrogate registered for a name digest of `patient`, or None."""
-        row = (
-            self._connect()
-            .execute(
-                "SELECT surrogate FROM names WHERE patient = ? AND digest = ?", (patient, digest)
+        try:
+            row = (
+                self._connect()
+                .execute(
+                    "SELECT surrogate FROM names WHERE patient = ? AND digest = ?",
+                    (patient, digest),
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
+        except sqlite3.Error as error:
+            raise self.error(error) from None
         return None if row is None else str(row[0])
 
     def is_claimed(self, patient: str, surrogate: str) -> bool:
@@ -124,10 +128,11 @@ class NameRegistry:
 
 
 def check_registry_present(output_dir: Path, records_written: int) -> None:
-    """Raise ResumeError when records are written to `output_dir` but its register is gone.
+    """Raise ResumeError when records are written to `output_dir` but its register is missing.
 
     Without it, resumed records could give a name another surrogate than before.
     """
+    # Imported here because `deidentify.resume` imports the surrogates, which import this module.
     from deidentify.resume import ResumeError
 
     path = output_dir / NAME_REGISTRY_NAME

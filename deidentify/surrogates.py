@@ -18,6 +18,13 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from deidentify.addresses import (
+    DIRECTIONS,
+    STREET_PREFIXES,
+    STREET_SUFFIXES,
+    STREET_TYPES,
+    UNIT_WORDS,
+)
 from deidentify.registry import NameRegistry, RegistryError
 from deidentify.zipcode import is_zip_code, safe_harbor_zip
 
@@ -44,41 +51,11 @@ STREET_POOL = [
     "Thistle", "Vine", "Wildflower", "Yarrow",
 ]  # fmt: skip
 # Words of an address that tell what kind of place it is and stay as written ("St.", "Apt").
-ADDRESS_KIND_WORDS = frozenset(
-    {"street", "st", "avenue", "ave", "road", "rd", "boulevard", "blvd", "lane", "ln", "drive",
-     "dr", "court", "courts", "ct", "way", "place", "pl", "terrace", "ter", "parkway", "pkwy",
-     "highway", "hwy", "circle", "cir", "square", "sq", "trail", "trl", "ridge", "crossing",
-     "xing", "loop", "path", "pike", "row", "alley", "aly", "heights", "hts", "plaza", "plz",
-     "crescent", "close", "mews", "walk", "grove", "gardens", "landing", "commons", "cove",
-     "flats", "estates", "turnpike", "tpke", "route", "rte", "freeway", "fwy", "expressway",
-     "expy", "north", "south", "east", "west", "n", "s", "e", "w", "ne", "nw", "se", "sw",
-     "apt", "apartment", "suite", "ste", "unit", "box", "p", "o", "post", "office", "psc", "cmr",
-     "via", "viale", "vicolo", "piazza", "piazzetta", "corso", "calle", "carrer", "avenida",
-     "rua", "travessa", "largo", "rue", "chemin", "ulica", "ul", "aleja", "al"}
-)  # fmt: skip
-# Labels of units and boxes, which an address surrogate keeps wherever they are.
-ADDRESS_UNIT_WORDS = frozenset(
-    {"apt", "apartment", "suite", "ste", "unit", "box", "p", "o", "po", "post", "office", "psc",
-     "cmr"}
-)  # fmt: skip
+ADDRESS_KIND_WORDS = STREET_TYPES | DIRECTIONS | UNIT_WORDS | STREET_PREFIXES
 # Draws of a code surrogate before a code that keeps coming back as itself is redacted.
 CODE_ATTEMPTS = 8
-# Street types written before the name ("Via Elmford 71").
-STREET_PREFIX_WORDS = frozenset(
-    {"via", "viale", "vicolo", "piazza", "piazzetta", "corso", "calle", "carrer", "avenida",
-     "rua", "travessa", "largo", "rue", "chemin", "ulica", "ul", "aleja", "al"}
-)  # fmt: skip
-DIRECTIONS = frozenset(
-    {"north", "south", "east", "west", "n", "s", "e", "w", "ne", "nw", "se", "sw"}
-)
 # The words and numbers of an address ("Höfðagata", "221B", "12-14").
 ADDRESS_WORD = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*")
-# Street types written as the end of a street's name; an address surrogate keeps them.
-STREET_SUFFIXES = (
-    "strasse", "straße", "gasse", "weg", "vej", "vænget", "gata", "gatan", "gade", "stræde",
-    "veien", "vegen", "vägen", "tie", "kuja", "katu", "laan", "straat", "plein", "gracht",
-    "allee", "platz", "torget", "polku",
-)  # fmt: skip
 MAX_DATE_SHIFT_DAYS = 365
 DATE_FORMATS = [
     ("%m/%d/%Y", "%m/%d/%Y"),
@@ -203,6 +180,8 @@ class SurrogateGenerator:
         self._key = hmac_key
         # With a register, a name keeps its surrogate across texts (see `deidentify.registry`).
         self.registry = registry
+        # The pseudonym that all texts without a patient id share.
+        self._no_patient = self.pseudonym("")
 
     def _digest(self, *parts: str) -> bytes:
         message = "\x1f".join(parts).encode("utf-8")
@@ -279,9 +258,9 @@ class SurrogateGenerator:
         """
         taken = {} if taken is None else taken
         original = token.lower()
-        if self.registry is not None and patient != self.pseudonym(""):
+        if self.registry is not None and patient != self._no_patient:
             # Texts without a patient id share one pseudonym, so they skip the register.
-            surrogate = self._registered_name(original, patient, taken)
+            surrogate = self._registered_name(self.registry, original, patient, taken)
         else:
             surrogate = next(
                 (
@@ -299,15 +278,14 @@ class SurrogateGenerator:
             return surrogate.upper()
         return surrogate
 
-    def _registered_name(self, original: str, patient: str, taken: dict[str, str]) -> str | None:
-        """Return the surrogate the register holds for `original`, claiming one if none.
+    def _registered_name(
+        self, registry: NameRegistry, original: str, patient: str, taken: dict[str, str]
+    ) -> str | None:
+        """Return the surrogate that `registry` has for `original`, claiming one if it has none.
 
         A candidate that the register gives to another name of the patient is skipped, so the
         choice no longer depends on which names share a text.
         """
-        registry = self.registry
-        if registry is None:
-            raise RuntimeError("no name register is attached")
         digest = self._digest("name-register", patient, original).hex()[:32]
         known = registry.lookup(patient, digest)
         if known is not None:
@@ -315,9 +293,9 @@ class SurrogateGenerator:
             if not valid or taken.get(known.lower(), original) != original:
                 # A row that no draw could give: the file was edited or damaged.
                 raise RegistryError(
-                    f"name register {registry.path} holds a surrogate that medsum cannot have "
-                    "written; restore the file from a backup, or de-identify into a new output "
-                    "directory"
+                    f"name register {registry.path} contains an invalid surrogate that medsum "
+                    "cannot have written; restore the file from a backup, or de-identify into a "
+                    "new output directory"
                 )
             return known
         for candidate in self._name_candidates(patient, original):
@@ -390,7 +368,7 @@ class SurrogateGenerator:
         """
         tokens = list(ADDRESS_WORD.finditer(original))
         words = [index for index, match in enumerate(tokens) if match.group(0).isalpha()]
-        kept = {
+        labels = {
             index
             for position, index in enumerate(words)
             if self._is_address_label(tokens, words, position)
@@ -398,7 +376,7 @@ class SurrogateGenerator:
 
         def replace(index: int, match: re.Match[str]) -> str:
             token = match.group(0)
-            if index in kept:
+            if index in labels:
                 return token
             if token.isdigit():
                 return self._house_number(token, patient)
@@ -436,18 +414,17 @@ class SurrogateGenerator:
         that is no street type ("N Alder St", not "North Heights").
         """
         lower = tokens[words[position]].group(0).lower()
-        if lower in ADDRESS_UNIT_WORDS:
+        if lower in UNIT_WORDS:
             return True
         if lower not in ADDRESS_KIND_WORDS:
             return False
+        following = [tokens[i].group(0).lower() for i in words[position + 1 :]]
         if lower in DIRECTIONS:
-            following = [tokens[i].group(0).lower() for i in words[position + 1 :]]
             return bool(following) and following[0] not in ADDRESS_KIND_WORDS
-        if lower in STREET_PREFIX_WORDS:
+        if lower in STREET_PREFIXES:
             return position == 0  # "Via Elmford 71", "ul. Brixa 53"
         # The last word, or the last before a unit label: "27 Alder St.", "27 Alder St., Apt 4B".
-        following = [tokens[i].group(0).lower() for i in words[position + 1 :]]
-        return not following or following[0] in ADDRESS_UNIT_WORDS
+        return not following or following[0] in UNIT_WORDS
 
     def _house_number(self, number: str, patient: str) -> str:
         """Return keyed digits for a house or unit number, never the number itself.

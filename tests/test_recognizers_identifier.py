@@ -189,3 +189,16 @@ def test_codes_absent_from_output_and_logs(deidentifier, caplog) -> None:  # typ
 def test_phone_numbers_after_a_phone_word(deidentifier, text: str, expected: list[str]) -> None:  # type: ignore[no-untyped-def]
     spans = [s for s in deidentifier.detect(text) if s.entity_type == "PHONE_NUMBER"]
     assert [text[s.start : s.end] for s in spans] == expected
+
+
+def test_cards_postcodes_and_phones_absent_from_logs(deidentifier, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.DEBUG)
+    values = ["4111 1111 1111 1112", "D-80331", "0612 345 678"]
+    text = f"Paid with Visa {values[0]}. Postal code: {values[1]}.\nPhone number:\n{values[2]}\n"
+    result = deidentifier.deidentify(text, patient_id="patient-7")
+    trace = repr([span.to_json() for span in result.spans])
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for value in values:
+        assert value not in result.text
+        assert value not in logged
+        assert value not in trace

@@ -59,18 +59,18 @@ def test_register_keeps_one_surrogate_per_name(tmp_path: Path) -> None:
     assert reopened.name_token(second, PATIENT, {}) == alone
 
 
-def test_claim_of_a_taken_surrogate_is_refused(tmp_path: Path) -> None:
+def test_claim_of_taken_surrogate_rejected(tmp_path: Path) -> None:
     registry = NameRegistry(tmp_path / NAME_REGISTRY_NAME)
     assert registry.claim("p", "digest-a", "Okafor") == "Okafor"
-    # The same name claimed again keeps its surrogate; another name cannot take it.
+    # The same name claimed again keeps its surrogate, and another name cannot take it.
     assert registry.claim("p", "digest-a", "Vance") == "Okafor"
     assert registry.claim("p", "digest-b", "Okafor") is None
     assert registry.is_claimed("p", "Okafor")
-    # Another patient may hold the same surrogate.
+    # Another patient may have the same surrogate.
     assert registry.claim("q", "digest-b", "Okafor") == "Okafor"
 
 
-def test_corpus_register_holds_no_name(tmp_path: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
+def test_corpus_register_contains_no_name(tmp_path: Path, deidentifier) -> None:  # type: ignore[no-untyped-def]
     text = "Seen by Dr. Brixworth with Dr. Elmford. Dr. Brixworth called the family."
     records = [
         Record(id="r1", text=text, patient_id="patient-1"),

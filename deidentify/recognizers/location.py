@@ -47,20 +47,25 @@ class ResidenceLocationRecognizer(CasedPatternRecognizer):
     ) -> list[RecognizerResult]:
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
         uncased = is_uncased(text)
-        kept = []
+        places = []
         for result in results:
             explanation = result.analysis_explanation
             origin = explanation is not None and explanation.pattern_name == "origin_phrase"
-            phrase = " ".join(text[result.start : result.end].lower().split())
-            if origin and (phrase in place_names() or phrase in world_city_names()):
-                kept.append(result)
+            if origin and _is_lexicon_place(text[result.start : result.end]):
+                places.append(result)
             elif uncased or origin:
                 trimmed = keep_leading_words(text, result, _is_place_word)
                 if trimmed is not None:
-                    kept.append(trimmed)
+                    places.append(trimmed)
             else:
-                kept.append(result)
-        return kept
+                places.append(result)
+        return places
+
+
+def _is_lexicon_place(phrase: str) -> bool:
+    """Return whether `phrase` is a GeoNames or region place ("Worcester", "Aalborg")."""
+    normalized = " ".join(phrase.lower().split())
+    return normalized in place_names() or normalized in world_city_names()
 
 
 def _is_place_word(word: str) -> bool:

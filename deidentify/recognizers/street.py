@@ -16,40 +16,33 @@ import re
 from presidio_analyzer import Pattern
 from spacy.lang.en.stop_words import STOP_WORDS as SPACY_STOP_WORDS
 
+from deidentify.addresses import (
+    ABBREVIATED_PREFIXES,
+    SPELLED_OUT_STREET_TYPES,
+    STREET_PREFIXES,
+    STREET_SUFFIXES,
+    STREET_TYPES,
+    alternation,
+)
 from deidentify.lexicons import WORD, clinical_words, is_english, is_first_name, is_misspelling
 from deidentify.recognizers.results import CasedPatternRecognizer
 
-STREET_TYPE = (
-    r"(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|courts?|ct|way|place|pl|"
-    r"terrace|ter|parkway|pkwy|highway|hwy|circle|cir|square|sq|trail|trl|ridge|crossing|xing|"
-    r"loop|path|pike|row|alley|aly|heights|hts|plaza|plz|crescent|close|mews|walk|grove|gardens|"
-    r"landing|commons|cove|flats|estates|turnpike|tpke|route|rte|freeway|fwy|expressway|expy)"
-)
+STREET_TYPE = f"(?i:{alternation(STREET_TYPES)})"
 # A capital letter of any script, then letters of any script ("Höfðagata", "Poznań").
 NAME_WORD = r"\p{Lu}[\p{L}'\-]+"
-# Street types written as the end of the street's name, in European languages.
-STREET_SUFFIX = (
-    r"(?i:strasse|straße|gasse|weg|vej|vænget|gata|gatan|gade|stræde|veien|vegen|vägen|tie|kuja|"
-    r"katu|laan|straat|plein|gracht|allee|platz|torget|polku)"
+# Street types as the end of the street's name, and before it ("Via", "ul.").
+STREET_SUFFIX = f"(?i:{alternation(STREET_SUFFIXES)})"
+STREET_PREFIX_FORMS = tuple(
+    rf"{prefix}\." if prefix in ABBREVIATED_PREFIXES else prefix.capitalize()
+    for prefix in STREET_PREFIXES
 )
-# Street types written before the street's name.
-STREET_PREFIX = (
-    r"(?:Via|Viale|Vicolo|Piazza|Piazzetta|Corso|Calle|Carrer|Avenida|Rua|Travessa|Largo|Rue|"
-    r"Chemin|Ulica|ul\.|Aleja|al\.)"
-)
+STREET_PREFIX = f"(?:{alternation(STREET_PREFIX_FORMS)})"
 # Above spaCy's 0.85, so that a house number and a street type win over spaCy's person type.
 SCORE = 0.9
 STATE_CODES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|"
     "NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
 )
-SPELLED_OUT = frozenset(
-    {"street", "avenue", "road", "boulevard", "lane", "drive", "court", "courts", "way", "place",
-     "terrace", "parkway", "highway", "circle", "square", "trail", "ridge", "crossing", "loop",
-     "path", "pike", "row", "alley", "heights", "plaza", "crescent", "close", "mews", "walk",
-     "grove", "gardens", "landing", "commons", "cove", "flats", "estates", "turnpike", "route",
-     "freeway", "expressway"}
-)  # fmt: skip
 # Street types that are also common words: a street of that type needs a name word that is
 # no English word ("9 Brixworth Walk", not "6 Minute Walk" or "2 Long Path").
 WORD_STREET_TYPES = frozenset(
@@ -75,10 +68,6 @@ NOT_STREET_NAMES = frozenset(
 
 # Words and numbers of any script ("Höfðagata", "39").
 ADDRESS_TOKEN = re.compile(r"[^\W_]+(?:['\-.][^\W_]+)*\.?")
-STREET_PREFIXES = frozenset(
-    {"via", "viale", "vicolo", "piazza", "piazzetta", "corso", "calle", "carrer", "avenida",
-     "rua", "travessa", "largo", "rue", "chemin", "ulica", "ul", "aleja", "al"}
-)  # fmt: skip
 ADDRESS_UNIT = re.compile(r"(?i:apt|apartment|suite|ste|p\.?\s?o\.?|post office|psc|cmr|unit)\b")
 
 
@@ -147,7 +136,7 @@ class StreetAddressRecognizer(CasedPatternRecognizer):
         # In capitals "ST" and "CT" are also sinus tachycardia and a chest tube, so an
         # abbreviated street type needs its period there ("2 ALDER ST."), and a misspelled
         # word ("3 EPSIODES ST") is no street name.
-        abbreviated = words[-1].lower() not in SPELLED_OUT
+        abbreviated = words[-1].lower() not in SPELLED_OUT_STREET_TYPES
         if abbreviated and not pattern_text.endswith("."):
             return True
         return any(is_misspelling(word) for word in lowered)
